@@ -1,0 +1,58 @@
+"""Time, injected. Logic takes a Clock; only the async shell reads the real one."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ns(self) -> int:
+        """Wall-clock time in nanoseconds since the Unix epoch."""
+        ...
+
+    def monotonic(self) -> float:
+        """Monotonic seconds, for measuring intervals."""
+        ...
+
+
+class SystemClock:
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class ManualClock:
+    """A clock that moves only when told to; for tests and simulations."""
+
+    def __init__(self, start_ns: int = 1_784_475_900_000_000_000) -> None:
+        self._now = start_ns
+        self._mono = 0.0
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        self._now += int(seconds * 1e9)
+        self._mono += seconds
+
+    def set(self, when: datetime) -> None:
+        new = int(when.timestamp() * 1e9)
+        self._mono += max(0.0, (new - self._now) / 1e9)
+        self._now = new
+
+
+def to_datetime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def rfc3339(ns: int) -> str:
+    """RFC 3339 UTC with millisecond precision and a ``Z`` suffix."""
+    dt = to_datetime(ns)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{(ns // 1_000_000) % 1000:03d}Z"

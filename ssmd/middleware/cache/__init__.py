@@ -1,0 +1,1 @@
+"""Key/value cache: local file (shared by processes), memory, or Redis."""

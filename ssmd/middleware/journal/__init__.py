@@ -1,0 +1,1 @@
+"""Append-only journal: file (JSONL segments), memory, or a JetStream stream."""

@@ -1,0 +1,1 @@
+"""Objects: one fsspec-backed implementation for memory://, local folders and s3://."""

@@ -1,0 +1,1 @@
+"""Pub/sub with durable replay: in-process memory bus or NATS JetStream."""

@@ -1,0 +1,109 @@
+"""The transport interface: publish to subjects, consume with durable, acked replay.
+
+Semantics every implementation keeps (proven by tests/middleware/test_transport_contract.py):
+
+* Subjects are dot-separated tokens; filters take ``*`` (one token) and ``>`` (the rest).
+* ``publish`` returns the stream sequence. A ``msg_id`` seen within the duplicate window is
+  not stored again (JetStream ``Nats-Msg-Id``); the earlier sequence is returned.
+* Messages are delivered in stream order per subject.
+* A durable consumer (``durable=name``) remembers its position across ``subscribe`` calls;
+  a message not acked within ``ack_wait`` seconds (or ``nak``-ed) is redelivered with
+  ``redelivered=True``. At most ``max_ack_pending`` unacked messages are in flight: a slow
+  consumer holds itself back, never the publisher.
+* ``subscribe_latest`` is an ephemeral, unacked live view that keeps only the newest
+  ``buffer`` messages when the reader falls behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal, Protocol
+
+import msgspec
+
+
+class StartPosition(msgspec.Struct, frozen=True):
+    """Where a new consumer starts: ``all`` (beginning), ``new`` (end), a sequence, or a
+    time (ns since epoch)."""
+
+    kind: Literal["all", "new", "seq", "time"] = "all"
+    value: int = 0
+
+    @classmethod
+    def beginning(cls) -> StartPosition:
+        return cls("all")
+
+    @classmethod
+    def end(cls) -> StartPosition:
+        return cls("new")
+
+    @classmethod
+    def at_seq(cls, seq: int) -> StartPosition:
+        return cls("seq", seq)
+
+    @classmethod
+    def at_time(cls, ns: int) -> StartPosition:
+        return cls("time", ns)
+
+
+class Message(Protocol):
+    """A delivered message."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
+    @property
+    def seq(self) -> int:
+        """Stream sequence (0 for ``subscribe_latest`` deliveries without one)."""
+        ...
+    @property
+    def ts(self) -> int:
+        """Time the stream stored it, ns since epoch."""
+        ...
+    @property
+    def redelivered(self) -> bool: ...
+
+    async def ack(self) -> None: ...
+    async def nak(self, delay: float = 0.0) -> None: ...
+
+
+class Subscription(Protocol):
+    def __aiter__(self) -> AsyncIterator[Message]: ...
+    async def next(self, timeout: float | None = None) -> Message:
+        """The next message; ``TimeoutError`` after ``timeout`` seconds."""
+        ...
+    async def close(self) -> None:
+        """Stop delivery. A durable consumer keeps its position for the next subscribe."""
+        ...
+
+
+class Transport(Protocol):
+    async def connect(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def ensure_stream(self) -> None:
+        """Create the environment's stream (``{env}.>``) if missing; idempotent."""
+        ...
+
+    async def publish(
+        self,
+        subject: str,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        msg_id: str | None = None,
+    ) -> int: ...
+
+    async def subscribe(
+        self,
+        subject: str,
+        *,
+        durable: str | None = None,
+        start: StartPosition = StartPosition(),
+        ack_wait: float = 30.0,
+        max_ack_pending: int = 10_000,
+    ) -> Subscription: ...
+
+    async def subscribe_latest(self, subject: str, *, buffer: int = 1000) -> Subscription: ...
