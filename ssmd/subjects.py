@@ -9,33 +9,38 @@ are percent-escaped inside subjects and unescaped on the way out: ``decode_token
 from __future__ import annotations
 
 _UNSAFE = frozenset(".*>% \t\r\n")
+_EMPTY = "%"
+"""The token of the empty string (a lone ``%`` is never produced by escaping)."""
+
+
+def _unsafe(c: str) -> bool:
+    return c in _UNSAFE or not c.isprintable()
 
 
 def encode_token(text: str) -> str:
-    """Escape a value so it is exactly one subject token."""
-    if not any(c in _UNSAFE or not c.isprintable() for c in text) and text:
-        return text
+    """Escape a value so it is exactly one subject token (UTF-8 bytes as ``%XX``)."""
     if not text:
-        return "%00"
-    return "".join(f"%{ord(c):02X}" if c in _UNSAFE or not c.isprintable() else c for c in text)
+        return _EMPTY
+    if not any(_unsafe(c) for c in text):
+        return text
+    return "".join("".join(f"%{b:02X}" for b in c.encode()) if _unsafe(c) else c for c in text)
 
 
 def decode_token(token: str) -> str:
-    if token == "%00":
+    if token == _EMPTY:
         return ""
     if "%" not in token:
         return token
-    out = []
+    out = bytearray()
     i = 0
     while i < len(token):
-        c = token[i]
-        if c == "%" and i + 2 < len(token) + 1:
-            out.append(chr(int(token[i + 1 : i + 3], 16)))
+        if token[i] == "%":
+            out.append(int(token[i + 1 : i + 3], 16))
             i += 3
         else:
-            out.append(c)
+            out.extend(token[i].encode())
             i += 1
-    return "".join(out)
+    return out.decode()
 
 
 def record_subject(env: str, feed: str, record_type: str, ticker: str) -> str:
