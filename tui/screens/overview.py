@@ -1,0 +1,107 @@
+"""Overview: components, message rates with sparklines, lag, gaps, day and archive."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from ssmd.status import ComponentStatus, SystemStatus
+from tui.rates import RateTracker, format_duration, format_rate
+
+
+def _component_row(c: ComponentStatus) -> tuple[str, ...]:
+    lag = "-" if c.lag_seconds is None else f"{c.lag_seconds:.2f}s"
+    return (c.name, c.state, format_duration(c.uptime_seconds), str(c.restarts), str(c.errors), lag,
+            (c.last_error or "")[:40])
+
+
+class RateRow(Horizontal):
+    """One message type: its current rate and a sparkline of the last minute."""
+
+    DEFAULT_CSS = """
+    RateRow { height: 1; }
+    RateRow Label { width: 28; }
+    RateRow Sparkline { width: 1fr; }
+    """
+
+    def __init__(self, key: str, rates: RateTracker) -> None:
+        super().__init__(id=f"rate-{key}".replace("_", "-").replace(".", "-"))
+        self.key = key
+        self.rates = rates
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._label())
+        yield Sparkline(self.rates.series(self.key) or [0.0], summary_function=max)
+
+    def _label(self) -> str:
+        return f"{self.key:<18} {format_rate(self.rates.rate(self.key)):>8}"
+
+    def show(self) -> None:
+        if not self.children:
+            return  # not composed yet: compose() reads the latest values
+        self.query_one(Label).update(self._label())
+        self.query_one(Sparkline).data = self.rates.series(self.key) or [0.0]
+
+
+class OverviewPane(Vertical):
+    DEFAULT_CSS = """
+    OverviewPane #day { height: 1; }
+    OverviewPane #components { height: auto; max-height: 9; }
+    OverviewPane #rates { height: auto; max-height: 7; }
+    OverviewPane #facts { height: auto; }
+    """
+
+    def __init__(self, rates: RateTracker) -> None:
+        super().__init__(id="overview")
+        self.rates = rates
+
+    def compose(self) -> ComposeResult:
+        yield Static("day: -", id="day")
+        table: DataTable[str] = DataTable(id="components", cursor_type="row", zebra_stripes=True)
+        table.add_columns("component", "state", "uptime", "restarts", "errors", "lag", "last error")
+        yield table
+        yield VerticalScroll(id="rates")
+        yield Static("", id="facts")
+
+    def show(self, status: SystemStatus) -> None:
+        day = status.day
+        step = f" ({day.step})" if day.step else ""
+        error = f"  error: {day.error}" if day.error else ""
+        self.query_one("#day", Static).update(f"{status.env}  day {day.date or '-'}: [b]{day.state}[/b]{step}{error}")
+        table = self.query_one("#components", DataTable)
+        table.clear()
+        for component in status.components:
+            table.add_row(*_component_row(component), key=component.name)
+        self._show_rates()
+        self.query_one("#facts", Static).update(_facts(status))
+
+    def _show_rates(self) -> None:
+        box = self.query_one("#rates", VerticalScroll)
+        existing = {row.key: row for row in box.query(RateRow)}
+        for key in self.rates.names():
+            if key in existing:
+                existing[key].show()
+            else:
+                box.mount(RateRow(key, self.rates))
+
+
+def _facts(status: SystemStatus) -> str:
+    by_name = {c.name: c for c in status.components}
+    parts = []
+    connector = by_name.get("connector")
+    if connector is not None:
+        lag = "-" if connector.lag_seconds is None else f"{connector.lag_seconds:.3f}s"
+        reconnects = connector.details.get("reconnects", 0)
+        parts.append(f"connector lag {lag}  reconnects {reconnects}  errors {connector.errors}")
+    parts.append(f"gaps {len(status.gaps)}" + (f" (last: {status.gaps[-1].channel} {status.gaps[-1].kind})"
+                                                if status.gaps else ""))
+    archiver = by_name.get("archiver")
+    if archiver is not None:
+        written = archiver.details.get("bytes_written", archiver.counters.get("bytes_written", 0))
+        flushed = archiver.details.get("last_flush", "-")
+        parts.append(f"archive {int(written) / 1e6:.1f} MB written  last flush {flushed}")
+    parts.append(f"clients {len(status.clients)}")
+    for name, url in sorted(status.endpoints.items()):
+        parts.append(f"{name}: {url}")
+    return "\n".join(parts)
