@@ -11,7 +11,20 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ssmd.errors import JournalError
 from ssmd.middleware.transport.base import StartPosition
+
+_json = msgspec.json.Encoder()
+
+
+def checked_data(topic: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` that is known to encode as JSON; ``JournalError`` otherwise."""
+    try:
+        copy = dict(data)
+        _json.encode(copy)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise JournalError(f"journal: {topic}: entry is not JSON: {exc}", retryable=False) from None
+    return copy
 
 
 class Entry(msgspec.Struct, frozen=True):
@@ -30,4 +43,10 @@ class Journal(Protocol):
         ...
     async def last_seq(self, topic: str) -> int:
         """0 for an empty topic."""
+        ...
+    async def topics(self, prefix: str = "") -> list[str]:
+        """Non-empty topics starting with ``prefix`` (for teardown and inspection)."""
+        ...
+    async def delete_topic(self, topic: str) -> int:
+        """Remove a topic's entries (teardown); returns how many were removed."""
         ...

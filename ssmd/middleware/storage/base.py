@@ -12,6 +12,15 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ssmd.errors import NotFoundError, StorageError
+
+
+class ObjectNotFoundError(NotFoundError, StorageError):
+    """The object does not exist (never retried)."""
+
+    def __init__(self, message: str) -> None:
+        StorageError.__init__(self, message, retryable=False)
+
 
 class ObjectInfo(msgspec.Struct, frozen=True):
     path: str

@@ -1,0 +1,18 @@
+-- Markets from the security master. `ssmd_markets` is filled by
+-- Catalog.register_markets(...) from the cache hash {env}:secmaster:markets (market JSON by
+-- ticker) each time the catalog opens with a reachable cache; the last copy stays queryable.
+CREATE TABLE IF NOT EXISTS ssmd_markets (ticker VARCHAR PRIMARY KEY, data JSON, synced_at TIMESTAMPTZ);
+
+CREATE OR REPLACE VIEW markets AS
+    SELECT ticker,
+           data ->> 'event_ticker' AS event_ticker,
+           data ->> 'series_ticker' AS series_ticker,
+           data ->> 'title' AS title,
+           data ->> 'status' AS status,
+           data ->> 'category' AS category,
+           data ->> 'open_time' AS open_time,
+           data ->> 'close_time' AS close_time,
+           data ->> 'expiration_time' AS expiration_time,
+           data,
+           synced_at
+    FROM ssmd_markets;

@@ -1,0 +1,72 @@
+"""Where archive objects live (pure naming; see ARCHITECTURE.md "Storage").
+
+* raw: ``{raw bucket}/{env}/{feed}/YYYY/MM/DD/{channel}-{n}.jsonl.zst`` + ``manifest.json``
+* normalized: ``{normalized bucket}/{env}/{feed}/v1/{type}/date=YYYY-MM-DD/*.parquet``
+
+Parquet part files are named ``part-{ns:019d}-{k:04d}.parquet`` (ns = flush time), so name
+order is write order; day-end compaction leaves one ``compacted.parquet`` per type and day.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ssmd.config.model import Environment
+
+SCHEMA_VERSION = "v1"
+COMPACTED_NAME = "compacted.parquet"
+_RAW_NAME = re.compile(r"^(?P<channel>.+)-(?P<n>\d+)\.jsonl\.zst$")
+_DATE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+
+
+def raw_day_prefix(env: Environment, date: str) -> str:
+    yyyy, mm, dd = date.split("-")
+    return f"{env.storage.buckets.raw}/{env.name}/{env.feed}/{yyyy}/{mm}/{dd}"
+
+
+def raw_file_path(env: Environment, date: str, channel: str, n: int) -> str:
+    return f"{raw_day_prefix(env, date)}/{channel}-{n}.jsonl.zst"
+
+
+def manifest_path(env: Environment, date: str) -> str:
+    return f"{raw_day_prefix(env, date)}/manifest.json"
+
+
+def parse_raw_name(name: str) -> tuple[str, int] | None:
+    """(channel, n) of a raw file name, or None if it is not one."""
+    m = _RAW_NAME.match(name.rsplit("/", 1)[-1])
+    return (m["channel"], int(m["n"])) if m else None
+
+
+def normalized_root(env: Environment) -> str:
+    return f"{env.storage.buckets.normalized}/{env.name}/{env.feed}/{SCHEMA_VERSION}"
+
+
+def type_prefix(env: Environment, record_type: str) -> str:
+    return f"{normalized_root(env)}/{record_type}"
+
+
+def partition_prefix(env: Environment, record_type: str, date: str) -> str:
+    return f"{type_prefix(env, record_type)}/date={date}"
+
+
+def part_path(env: Environment, record_type: str, date: str, flush_ns: int, k: int) -> str:
+    return f"{partition_prefix(env, record_type, date)}/part-{flush_ns:019d}-{k:04d}.parquet"
+
+
+def compacted_path(env: Environment, record_type: str, date: str) -> str:
+    return f"{partition_prefix(env, record_type, date)}/{COMPACTED_NAME}"
+
+
+def date_of(path: str) -> str | None:
+    """The ``date=`` partition of a normalized path."""
+    m = _DATE.search(path)
+    return m.group(1) if m else None
+
+
+def type_of(env: Environment, path: str) -> str | None:
+    """The record type of a normalized path under this environment's root."""
+    root = normalized_root(env) + "/"
+    if not path.startswith(root):
+        return None
+    return path[len(root) :].split("/", 1)[0]

@@ -1,0 +1,101 @@
+"""Normalized records → Parquet part files: sealed batches written in order, retried whole.
+
+A batch is sealed (its file name and its Parquet bytes fixed) before it is written, so a
+retry after a storage failure writes the same object again: the write is idempotent and a
+file under its final name is always complete (``Storage.put`` is atomic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ssmd.archiver import layout
+from ssmd.archiver.columns import ColumnBuffer
+from ssmd.config.model import Environment
+from ssmd.errors import DataError
+from ssmd.records import Record
+
+META_LAST_SEQ = b"ssmd.last_seq"
+META_CONSUMER = b"ssmd.consumer"
+
+
+def encode_parquet(table: pa.Table, metadata: dict[bytes, bytes] | None = None) -> bytes:
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", row_group_size=1_000_000)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def read_footer(fs: Any, url: str, name: str) -> pq.FileMetaData:
+    """The Parquet footer of a file; a damaged file raises DataError naming it."""
+    try:
+        with fs.open(url, "rb") as fh:
+            return pq.ParquetFile(fh).metadata
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{name}: not a readable Parquet file ({exc})") from None
+
+
+class Batch:
+    """Rows of one type and day, sealed for writing, with the deliveries to ack after."""
+
+    def __init__(self, record_type: str, date: str, path: str, table: pa.Table, acks: list[Any], last_seq: int,
+                 consumer: str) -> None:
+        self.type = record_type
+        self.date = date
+        self.path = path
+        self.table = table
+        self.acks = acks
+        self.last_seq = last_seq
+        self.consumer = consumer
+        self.data: bytes | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+    def ts_range(self) -> tuple[int, int]:
+        bounds = pc.min_max(self.table.column("ts").cast(pa.int64())).as_py()
+        return int(bounds["min"]), int(bounds["max"])
+
+    async def encode(self) -> bytes:
+        if self.data is None:
+            meta = {META_LAST_SEQ: str(self.last_seq).encode(), META_CONSUMER: self.consumer.encode()}
+            self.data = await asyncio.to_thread(encode_parquet, self.table, meta)
+        return self.data
+
+
+class Buffer:
+    """The open buffer of one record type and day."""
+
+    def __init__(self, record_type: str, date: str) -> None:
+        self.type = record_type
+        self.date = date
+        self.columns = ColumnBuffer(record_type)
+        self.acks: list[Any] = []
+        self.seqs: set[int] = set()
+        self.last_seq = 0
+        self.oldest: float | None = None
+        self.oldest_received: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def add(self, record: Record, msg: Any, now: float) -> None:
+        self.columns.append(record)
+        self.acks.append(msg)
+        if msg.seq:
+            self.seqs.add(msg.seq)
+            self.last_seq = max(self.last_seq, msg.seq)
+        if self.oldest is None:
+            self.oldest = now
+            self.oldest_received = record.received_at
+
+    def seal(self, env: Environment, flush_ns: int, k: int, consumer: str) -> Batch:
+        path = layout.part_path(env, self.type, self.date, flush_ns, k)
+        return Batch(self.type, self.date, path, self.columns.to_table(), self.acks, self.last_seq, consumer)

@@ -1,0 +1,61 @@
+"""What an earlier archiver run wrote last: the facts that make redelivery safe.
+
+* Parquet part files carry ``ssmd.last_seq`` (the highest stream sequence they hold) in
+  their footer; the newest part per record type gives that consumer's watermark.
+* Raw lines are recognised by content, ``(conn, received_at)``, read back from the newest
+  raw file of each channel.
+
+The archiver reads them for a day when the first redelivery of that day arrives: a delivery
+that is still unacked was written at most one flush before the previous run stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ssmd.archiver import layout
+from ssmd.archiver.parquet import META_LAST_SEQ
+from ssmd.archiver.raw import read_raw
+from ssmd.config.model import Environment
+from ssmd.errors import DataError
+from ssmd.log import get_logger
+
+log = get_logger("archiver")
+
+
+async def watermark(env: Environment, storage: Any, record_type: str, date: str) -> int:
+    """Highest stream sequence in the newest part file of (type, day); 0 if none."""
+    parts = [i.path for i in await storage.list(layout.partition_prefix(env, record_type, date) + "/")
+             if i.path.rsplit("/", 1)[-1].startswith("part-")]
+    if not parts:
+        return 0
+    newest = max(parts)
+    try:
+        meta = pq.read_metadata(pa.BufferReader(await storage.get(newest)))
+    except (OSError, pa.ArrowInvalid):
+        log.warning("newest part file unreadable; redeliveries of it may be archived twice", path=newest)
+        return 0
+    raw = (meta.metadata or {}).get(META_LAST_SEQ)
+    return int(raw) if raw else 0
+
+
+async def raw_keys(env: Environment, storage: Any, date: str) -> set[Hashable]:
+    """(conn, received_at) of every line in the newest raw file of each channel of the day."""
+    keys: set[Hashable] = set()
+    newest: dict[str, tuple[int, str]] = {}
+    for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
+        parsed = layout.parse_raw_name(info.path)
+        if parsed and parsed[1] > newest.get(parsed[0], (0, ""))[0]:
+            newest[parsed[0]] = (parsed[1], info.path)
+    for _, path in newest.values():
+        try:
+            lines = read_raw(await storage.get(path), path)
+        except DataError as exc:
+            log.warning("newest raw file unreadable", path=path, error=str(exc))
+            continue
+        keys.update((line.conn, line.received_at) for line in lines)
+    return keys

@@ -1,0 +1,326 @@
+"""The archiver component: transport → raw JSONL.zst + Parquet + manifests, at least once.
+
+Deliveries are acked only after the data they carry is durably written; redeliveries are
+recognised (``Deduper``) so the archive holds each frame and record once. While storage
+fails, data stays buffered (and unacked, so the transport keeps it too); writes are retried
+with backoff and the failure shows in metrics and ``status()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from typing import Any
+
+import msgspec
+
+from ssmd import codec, metrics
+from ssmd.archiver import recovery
+from ssmd.archiver.manifest import add_gap
+from ssmd.archiver.parquet import Batch, Buffer
+from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
+from ssmd.archiver.raw import RawLine
+from ssmd.archiver.sinks import ManifestStore, RawSink, write_batches
+from ssmd.clock import Clock, SystemClock
+from ssmd.config.model import Environment
+from ssmd.day.calendar import day_partition
+from ssmd.errors import TransportError
+from ssmd.log import get_logger
+from ssmd.records import RECORD_TYPES
+from ssmd.status import ComponentStatus, GapInfo
+from ssmd.subjects import decode_token, dlq_subject, raw_subject
+
+log = get_logger("archiver")
+ACTIVE: weakref.WeakSet[Archiver] = weakref.WeakSet()
+"""Archivers running in this process (``verify_day`` asks them about unwritten data)."""
+
+_gap_decoder = msgspec.json.Decoder(GapInfo)
+
+
+class Archiver:
+    name = "archiver"
+
+    def __init__(self, env: Environment, backends: Any, *, clock: Clock = SystemClock(),
+                 ack_wait: float = 60.0, durable_prefix: str = "archiver") -> None:
+        self.env = env
+        self.backends = backends
+        self.clock = clock
+        self.ack_wait = ack_wait
+        self.policy = FlushPolicy(env.archiver)
+        self._prefix = durable_prefix
+        self._storage = backends.storage
+        self._manifests = ManifestStore(env, self._storage)
+        self._raw = RawSink(env, self._storage)
+        self._buffers: dict[tuple[str, str], Buffer] = {}
+        self._batches: list[Batch] = []
+        self._gaps: list[tuple[GapInfo, Any]] = []
+        self._ready: list[Any] = []
+        self._dedup: dict[str, Deduper] = {}
+        self._learned: set[tuple[str, str]] = set()
+        self._gate = RetryGate()
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._done = asyncio.Event()
+        self._subs: list[Any] = []
+        self._k = 0
+        self._counters: dict[str, int] = {}
+        self._state: str = "starting"
+        self._started: int | None = None
+        self._errors = 0
+        ACTIVE.add(self)
+
+    # ---- component -------------------------------------------------------------------
+    async def run(self) -> None:
+        self._started = self.clock.now_ns()
+        self._stopping.clear()
+        self._done.clear()
+        try:
+            feed = f"{self.env.name}.{self.env.feed}"
+            filters = {"raw": raw_subject(self.env.name, self.env.feed, ">"), "gaps": f"{feed}.gaps"}
+            filters.update({t: f"{feed}.{t}.>" for t in RECORD_TYPES})
+            for consumer, subject in filters.items():
+                self._subs.append(await self.backends.transport.subscribe(
+                    subject, durable=f"{self._prefix}-{consumer}", ack_wait=self.ack_wait,
+                    max_ack_pending=max(10_000, 4 * self.env.archiver.flush_rows)))
+            self._state = "running"
+            async with asyncio.TaskGroup() as tg:
+                for consumer, sub in zip(filters, self._subs, strict=True):
+                    tg.create_task(self._consume(consumer, sub))
+                tg.create_task(self._flusher())
+        finally:
+            self._state = "stopped"
+            for sub in self._subs:
+                with contextlib.suppress(Exception):
+                    await sub.close()
+            self._subs.clear()
+            self._done.set()
+
+    async def stop(self) -> None:
+        """Stop consuming, flush what is buffered (best effort), and return."""
+        self._state = "stopping"
+        self._stopping.set()
+        self._wake.set()
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._done.wait(), timeout=30)
+
+    def status(self) -> ComponentStatus:
+        now = self.clock.now_ns()
+        return ComponentStatus(
+            name=self.name, state=self._state,  # type: ignore[arg-type]
+            started_at=self._started,
+            uptime_seconds=(now - self._started) / 1e9 if self._started else 0.0,
+            counters=dict(self._counters), lag_seconds=self.lag_seconds(now), errors=self._errors,
+            last_error=self._gate.last_error,
+            details={"buffered_records": self.buffered, "storage": "failing" if self._gate.failing else "ok",
+                     "write_failures": self._gate.failures,
+                     "duplicates_skipped": sum(d.duplicates for d in self._dedup.values())},
+        )
+
+    # ---- public API ------------------------------------------------------------------
+    @property
+    def buffered(self) -> int:
+        return self._raw.pending + sum(len(b) for b in self._buffers.values()) + sum(b.rows for b in self._batches)
+
+    def buffered_for(self, date: str) -> int:
+        """Records of trading day ``date`` not yet durably written."""
+        raw = sum(len(f.pending) for (d, _), f in self._raw.files.items() if d == date)
+        return raw + sum(len(b) for (_, d), b in self._buffers.items() if d == date) + sum(
+            b.rows for b in self._batches if b.date == date)
+
+    def lag_seconds(self, now_ns: int) -> float:
+        oldest = [b.oldest_received for b in self._buffers.values() if b.oldest_received is not None]
+        if self._raw.oldest_received is not None:
+            oldest.append(self._raw.oldest_received)
+        return max(0.0, (now_ns - min(oldest)) / 1e9) if oldest else 0.0
+
+    async def flush(self) -> None:
+        """Write everything buffered now; raises the storage error if a write fails (the
+        data stays buffered and is retried)."""
+        await self._flush(force=True)
+
+    # ---- consuming -------------------------------------------------------------------
+    async def _consume(self, consumer: str, sub: Any) -> None:
+        handle = self._handle_raw if consumer == "raw" else self._handle_gap if consumer == "gaps" else None
+        dedup = self._dedup.setdefault(consumer, Deduper())
+        while True:
+            try:
+                msg = await sub.next()
+            except StopAsyncIteration:
+                break
+            except TransportError:
+                if self._stopping.is_set():
+                    break
+                raise
+            key = self._raw_key(msg) if consumer == "raw" else None
+            if msg.redelivered and consumer != "gaps":
+                await self._learn(consumer, msg, dedup)
+            if dedup.is_duplicate(msg.seq, msg.redelivered, key):
+                if not self._is_pending(consumer, msg.seq):
+                    await msg.ack()
+                continue
+            if handle is not None:
+                await handle(msg)
+            else:
+                await self._handle_record(consumer, msg)
+            self._counters[consumer] = self._counters.get(consumer, 0) + 1
+
+    async def _learn(self, consumer: str, msg: Any, dedup: Deduper) -> None:
+        """Before judging a redelivery of day D, read what earlier runs wrote last for D."""
+        received = int(msg.headers.get("received_at") or msg.ts)
+        date = day_partition(self.env.schedule, received)
+        if (consumer, date) in self._learned:
+            return
+        try:
+            if consumer == "raw":
+                dedup.known |= await recovery.raw_keys(self.env, self._storage, date)
+            else:
+                dedup.watermark = max(dedup.watermark, await recovery.watermark(self.env, self._storage, consumer,
+                                                                                 date))
+        except Exception as exc:  # storage down: judge by what this run saw; compaction removes leftovers
+            log.warning("cannot read back the archive to de-duplicate", date=date, error=str(exc))
+            return
+        self._learned.add((consumer, date))
+
+    def _is_pending(self, consumer: str, seq: int) -> bool:
+        if consumer == "raw":
+            return seq in self._raw.seqs
+        if consumer == "gaps":
+            return any(m.seq == seq for _, m in self._gaps) or any(
+                m.seq == seq for acks in self._manifests.acks.values() for m in acks)
+        return any(seq in b.seqs for b in self._buffers.values() if b.type == consumer) or any(
+            b.type == consumer for b in self._batches)
+
+    @staticmethod
+    def _raw_key(msg: Any) -> tuple[str, int]:
+        return (msg.headers.get("conn", ""), int(msg.headers.get("received_at") or msg.ts))
+
+    async def _handle_raw(self, msg: Any) -> None:
+        h = msg.headers
+        received = int(h.get("received_at") or msg.ts)
+        channel = h.get("channel") or msg.subject.rsplit(".", 1)[-1]
+        sid, seq = h.get("sid"), h.get("seq")
+        line = RawLine(received, h.get("conn", ""), channel, h.get("type", ""),
+                       int(sid) if sid else None, int(seq) if seq else None,
+                       msg.data.decode("utf-8", errors="replace"))
+        now = self.clock.monotonic()
+        self._raw.file(day_partition(self.env.schedule, received), channel, now).add(line)
+        self._raw.acks.append(msg)
+        if msg.seq:
+            self._raw.seqs.add(msg.seq)
+        if self._raw.oldest is None:
+            self._raw.oldest, self._raw.oldest_received = now, received
+        self._nudge(self._raw.pending)
+
+    async def _handle_record(self, record_type: str, msg: Any) -> None:
+        try:
+            record = codec.decode(record_type, msg.data)
+        except Exception as exc:
+            await self._dead_letter(msg, f"cannot decode {record_type} record: {exc}")
+            return
+        date = day_partition(self.env.schedule, record.received_at)
+        buf = self._buffers.get((record_type, date))
+        if buf is None:
+            buf = self._buffers[(record_type, date)] = Buffer(record_type, date)
+        buf.add(record, msg, self.clock.monotonic())
+        self._nudge(len(buf))
+
+    async def _handle_gap(self, msg: Any) -> None:
+        try:
+            gap = _gap_decoder.decode(msg.data)
+        except msgspec.DecodeError as exc:
+            await self._dead_letter(msg, f"bad gap message: {exc}")
+            return
+        self._gaps.append((gap, msg))
+        self._wake.set()
+
+    async def _dead_letter(self, msg: Any, reason: str) -> None:
+        self._errors += 1
+        log.warning("dead letter", subject=msg.subject, error=reason)
+        await self.backends.transport.publish(
+            dlq_subject(self.env.name, "archiver"), msg.data,
+            headers={"error_type": "decode", "error": reason, "subject": decode_token(msg.subject)})
+        metrics.DEAD_LETTERS.labels("archiver").inc()
+        await msg.ack()
+
+    def _nudge(self, rows: int) -> None:
+        if rows >= self.policy.rows:
+            self._wake.set()
+
+    # ---- flushing --------------------------------------------------------------------
+    async def _flusher(self) -> None:
+        while not self._stopping.is_set():
+            now = self.clock.monotonic()
+            dues = [self.policy.next_due(b.oldest) for b in self._buffers.values()]
+            dues.append(self.policy.next_due(self._raw.oldest))
+            if self._manifests.dirty or self._batches or self._gaps:
+                dues.append(now + self.policy.interval)
+            wait = min([d for d in dues if d is not None], default=now + self.policy.interval) - now
+            if self._gate.failing:
+                wait = max(wait, self._gate.not_before - now)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, min(wait, 1.0)))
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            with contextlib.suppress(Exception):
+                await self._flush(force=False)
+        with contextlib.suppress(Exception):
+            await self._flush(force=True)
+
+    async def _flush(self, *, force: bool) -> None:
+        async with self._lock:
+            now = self.clock.monotonic()
+            if not force and not self._gate.ready(now):
+                return
+            metrics.ARCHIVER_LAG.set(self.lag_seconds(self.clock.now_ns()))
+            try:
+                await self._write(force, now)
+            except Exception as exc:
+                self._failed(exc)
+                raise
+            else:
+                self._gate.succeeded()
+            finally:
+                metrics.ARCHIVER_BUFFERED.set(self.buffered)
+                acks, self._ready = self._ready, []
+                for msg in acks:
+                    with contextlib.suppress(Exception):
+                        await msg.ack()
+
+    async def _write(self, force: bool, now: float) -> None:
+        """Write what is due; every delivery made durable goes to ``self._ready``."""
+        now_ns = self.clock.now_ns()
+        for key, buf in list(self._buffers.items()):
+            if force or self.policy.due(len(buf), buf.oldest, now):
+                self._k += 1
+                consumer = f"{self._prefix}-{buf.type}"
+                self._batches.append(buf.seal(self.env, now_ns, self._k, consumer))
+                del self._buffers[key]
+        await write_batches(self._storage, self._batches, self._manifests, now_ns, self._ready)
+        if self._raw.pending and (force or self.policy.due(self._raw.pending, self._raw.oldest, now)):
+            with metrics.ARCHIVER_FLUSH_SECONDS.labels("raw").time():
+                files, size, raw_acks = await self._raw.write(self._manifests, now_ns)
+            metrics.ARCHIVER_FILES_WRITTEN.labels("raw").inc(files)
+            metrics.ARCHIVER_BYTES_WRITTEN.labels("raw").inc(size)
+            self._ready.extend(raw_acks)
+        self._raw.rotate(self.policy.rotate, now)
+        while self._gaps:
+            gap, msg = self._gaps[0]
+            date = day_partition(self.env.schedule, gap.start_ns)
+            add_gap(await self._manifests.get(date, now_ns), gap)
+            self._manifests.touch(date, [msg])
+            self._gaps.pop(0)
+        if self._manifests.dirty:
+            self._ready.extend(await self._manifests.write_dirty(now_ns))
+
+    def _failed(self, exc: BaseException) -> None:
+        self._errors += 1
+        delay = self._gate.failed(self.clock.monotonic(), f"{type(exc).__name__}: {exc}")
+        metrics.ARCHIVER_WRITE_ERRORS.labels("storage").inc()
+        log.warning("archive write failed; data kept buffered", error=str(exc), retry_in=round(delay, 2),
+                    buffered=self.buffered)

@@ -1,0 +1,103 @@
+"""SQL text for replay and export over the catalog views (pure string building).
+
+Times come back as integer ns (``epoch_ns``), prices/sizes as the scaled integers of
+``ssmd.fixed`` (exact: DECIMAL * 10^places cast to BIGINT), so no float is involved.
+Client JSON lines are rendered in SQL with the same keys, order and text as
+``ssmd.client_messages`` + ``"replay": true`` (checked by tests against the Python shapes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+VIEWS = {"trade": "trades", "ticker": "tickers", "orderbook": "orderbook", "lifecycle": "lifecycle"}
+_TS = "'%Y-%m-%dT%H:%M:%S.%gZ'"
+
+
+def where_clause(date: str | None, symbols: list[str] | None, start_ns: int | None,
+                 end_ns: int | None) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    if date:
+        parts.append("date = CAST(? AS DATE)")
+        params.append(date)
+    if symbols:
+        parts.append(f"ticker IN ({', '.join('?' for _ in symbols)})")
+        params.extend(symbols)
+    if start_ns is not None:
+        parts.append("epoch_ns(ts) >= ?")
+        params.append(start_ns)
+    if end_ns is not None:
+        parts.append("epoch_ns(ts) < ?")
+        params.append(end_ns)
+    return (f"WHERE {' AND '.join(parts)}" if parts else ""), params
+
+
+def _p(col: str) -> str:
+    return f"CAST({col} * 10000 AS BIGINT)"
+
+
+def _c(col: str) -> str:
+    return f"CAST({col} * 100 AS BIGINT)"
+
+
+def _ns(col: str) -> str:
+    return f"epoch_ns({col})"
+
+
+RECORD_SQL = {
+    "trade": (
+        f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, trade_id, {_p('price')}, {_c('size')}, side, sid, seq, "
+        "is_block_trade FROM trades {where} ORDER BY ts, received_at, seq"
+    ),
+    "ticker": (
+        f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, {_p('price')}, {_p('yes_bid')}, {_p('yes_ask')}, "
+        f"{_c('yes_bid_size')}, {_c('yes_ask_size')}, {_c('last_trade_size')}, {_c('volume')}, "
+        f"{_c('open_interest')}, dollar_volume, dollar_open_interest, sid "
+        "FROM tickers {where} ORDER BY ts, received_at"
+    ),
+    "lifecycle": (
+        f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, kind, event_type, {_ns('open_ts')}, {_ns('close_ts')}, "
+        f"{_ns('determination_ts')}, {_ns('settled_ts')}, result, {_p('settlement_value')}, is_deactivated, "
+        "metadata, sid, seq FROM lifecycle {where} ORDER BY ts, received_at, seq"
+    ),
+}
+ORDERBOOK_SQL = (
+    f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, kind, side, {_p('price')}, {_c('size')}, sid, seq "
+    "FROM orderbook {where} ORDER BY ts, received_at, ticker, seq, kind DESC, side DESC, level"
+)
+
+
+def _text(col: str) -> str:
+    return f"coalesce('\"' || CAST({col} AS VARCHAR) || '\"', 'null')"
+
+
+def _time(col: str) -> str:
+    return f"strftime({col}, {_TS})"
+
+
+_TRADE_LINE = (
+    "'{\"type\":\"trade\",\"ticker\":' || to_json(ticker) || ',\"price\":\"' || CAST(price AS VARCHAR) || "
+    "'\",\"size\":\"' || CAST(size AS VARCHAR) || '\",\"side\":' || to_json(side) || ',\"ts\":\"' || "
+    f"{_time('ts')} || '\",\"trade_id\":' || to_json(trade_id) || ',\"received_at\":\"' || "
+    f"{_time('received_at')} || '\",\"replay\":true}}'"
+)
+_TICKER_LINE = (
+    "'{\"type\":\"ticker\",\"ticker\":' || to_json(ticker) || "
+    + " || ".join(f"',\"{c}\":' || {_text(c)}" for c in (
+        "price", "yes_bid", "yes_ask", "yes_bid_size", "yes_ask_size", "last_trade_size", "volume", "open_interest"))
+    + " || ',\"dollar_volume\":' || coalesce(CAST(dollar_volume AS VARCHAR), 'null')"
+    + " || ',\"dollar_open_interest\":' || coalesce(CAST(dollar_open_interest AS VARCHAR), 'null')"
+    + f" || ',\"ts\":\"' || {_time('ts')} || '\",\"received_at\":\"' || {_time('received_at')} || "
+    "'\",\"replay\":true}'"
+)
+LINES = {"trade": _TRADE_LINE, "ticker": _TICKER_LINE}
+
+
+def line_sql(types: Sequence[str], where: str) -> str:
+    """(ts ns, received ns, JSON line) of trades and/or tickers, in time order. The caller
+    repeats the ``where`` parameters once per type."""
+    parts = [f"SELECT epoch_ns(ts) AS t, epoch_ns(received_at) AS r, {LINES[t]} AS line FROM {VIEWS[t]} {where}"
+             for t in types]
+    return f"SELECT t, r, line FROM ({' UNION ALL '.join(parts)}) ORDER BY t, r"

@@ -1,0 +1,288 @@
+"""One WebSocket connection to the exchange, kept alive for the connector's lifetime.
+
+Each attempt signs fresh headers and opens the socket; then the planned subscriptions
+are sent, a reader task moves frames into a bounded buffer (it never waits on anything
+downstream), a publisher drains the buffer through the ``FramePipeline``, and a watchdog
+declares the connection dead when no frame and no ping arrived for ``stale_after``
+seconds. A lost connection is an outage (a gap from its last frame until every
+subscription is back) and is reconnected with exponential backoff and jitter. A refused
+upgrade is logged with its status and body; 401/403 is an ``AuthError`` that stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from ssmd import metrics
+from ssmd.connector.buffer import FrameBuffer
+from ssmd.connector.endpoints import KEY_NAME
+from ssmd.connector.pipeline import FramePipeline
+from ssmd.connector.session import Session
+from ssmd.errors import AuthError, ConfigError
+from ssmd.kalshi.subscriptions import Change
+from ssmd.log import get_logger
+from ssmd.retry import backoff
+from ssmd.status import GapInfo
+
+if TYPE_CHECKING:
+    from ssmd.connector.service import Connector
+
+log = get_logger("connector")
+
+
+class TimedConnection(ClientConnection):
+    """A client connection that notes when the last frame of any kind (ping included) came."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_frame = time.monotonic()
+
+    def process_event(self, event: Any) -> None:
+        self.last_frame = time.monotonic()
+        super().process_event(event)
+
+
+class _Retry(Exception):
+    """A connection attempt failed in a way worth retrying."""
+
+
+class Connection:
+    def __init__(self, index: int, owner: Connector) -> None:
+        self.index = index
+        self.owner = owner
+        self.state = "starting"
+        self.conn_id = ""
+        self.attempts = 0
+        self.reconnects = 0
+        self.connected_at: int | None = None
+        self.last_frame_ns: int | None = None
+        self.frames = 0
+        self.dropped = 0
+        self.last_cause = ""
+        self.live = asyncio.Event()
+        """Set while connected with every planned subscription answered."""
+        self.session: Session | None = None
+        self._ws: TimedConnection | None = None
+        self._stale_cause = ""
+        self._gauge = metrics.CONNECTOR_CONNECTED.labels(owner.feed, str(index))
+
+    # --- the attempt loop ------------------------------------------------------------
+
+    async def run(self) -> None:
+        owner = self.owner
+        settings = owner.settings
+        delays = backoff(settings.backoff_initial, settings.backoff_max)
+        try:
+            while not owner.stopping.is_set():
+                self.attempts += 1
+                self.state = "connecting"
+                try:
+                    ws = await self._open()
+                except _Retry as exc:
+                    cause = str(exc)
+                else:
+                    cause, healthy = await self._serve(ws)
+                    if healthy:
+                        delays = backoff(settings.backoff_initial, settings.backoff_max)
+                if owner.stopping.is_set():
+                    break
+                self.last_cause = cause
+                await self._outage(cause)
+                delay = next(delays)
+                self.state = "backoff"
+                self.reconnects += 1
+                metrics.CONNECTOR_RECONNECTS.labels(owner.feed).inc()
+                log.warning("reconnecting", connection=self.index, cause=cause, delay=round(delay, 3))
+                try:
+                    await asyncio.wait_for(owner.stopping.wait(), delay)
+                except TimeoutError:
+                    pass
+        except AuthError:
+            self.state = "failed"
+            raise
+        finally:
+            await owner.gaps.end(("outage", self.index), owner.clock.now_ns())
+            if self.state != "failed":
+                self.state = "stopped"
+            self._gauge.set(0)
+
+    async def _open(self) -> TimedConnection:
+        owner = self.owner
+        url = owner.url
+        headers = owner.credentials.headers(url, owner.clock.now_ns() // 1_000_000) if owner.credentials else {}
+        try:
+            ws = await connect(
+                url, additional_headers=headers, create_connection=TimedConnection,
+                open_timeout=owner.settings.open_timeout, ping_interval=None, close_timeout=2,
+                max_size=2**24, max_queue=1024, compression=None, user_agent_header="ssmd",
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            body = bytes(exc.response.body or b"")[:300].decode("utf-8", "replace").strip()
+            log.warning("upgrade refused", url=url, status=status, body=body)
+            if status in (401, 403):
+                who = "no credentials were sent (the environment has no kalshi key)" if not owner.credentials \
+                    else f"check the {KEY_NAME} key (api_key, api_secret) and the clock"
+                raise AuthError(f"{url} refused the WebSocket upgrade with HTTP {status} "
+                                f"{body or '(no body)'!r}: {who}") from None
+            raise _Retry(f"upgrade refused: HTTP {status} {body!r}") from None
+        except InvalidURI as exc:
+            raise ConfigError("connector", "endpoints.ws", str(exc)) from None
+        except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+            raise _Retry(f"connect failed: {type(exc).__name__}: {exc}") from None
+        assert isinstance(ws, TimedConnection)
+        return ws
+
+    # --- one live connection -----------------------------------------------------------
+
+    async def _serve(self, ws: TimedConnection) -> tuple[str, bool]:
+        owner = self.owner
+        now = owner.clock.now_ns()
+        self.connected_at = now
+        self.conn_id = f"{owner.env.name}-{self.index}.{self.attempts}-{now:x}"
+        self.state = "subscribing"
+        self._stale_cause = ""
+        self._gauge.set(1)
+        session = Session(self.index, owner.planner)
+        pipeline = FramePipeline(owner.env.name, owner.feed, owner.transport, owner.stats, session, self.conn_id)
+        buffer = FrameBuffer(owner.settings.queue_size)
+        self.session, self._ws = session, ws
+        log.info("connected", connection=self.index, conn=self.conn_id, url=owner.url)
+        session.start(now)
+        await self._after_batch(session)
+        cause = "stopped"
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._publish(buffer, pipeline, session))
+                helpers = [tg.create_task(self._watch(ws)), tg.create_task(self._close_on_stop(ws))]
+                try:
+                    cause = await self._read(ws, buffer)
+                finally:
+                    buffer.close()
+                    for task in helpers:
+                        task.cancel()
+        finally:
+            self.live.clear()
+            self._gauge.set(0)
+            self.session, self._ws = None, None
+        log.info("disconnected", connection=self.index, conn=self.conn_id, cause=cause, frames=pipeline.frames)
+        return cause, session.ready
+
+    async def _read(self, ws: TimedConnection, buffer: FrameBuffer) -> str:
+        recv = ws.recv
+        push = buffer.push
+        now = self.owner.clock.now_ns
+        try:
+            while True:
+                frame = await recv(decode=False)
+                t = now()
+                self.last_frame_ns = t
+                self.frames += 1
+                if not push(frame, t):
+                    self.dropped += 1
+                    self.owner.stats.error("queue_overflow", f"publisher buffer full ({buffer.capacity} frames)")
+        except ConnectionClosed as exc:
+            if self._stale_cause:
+                return self._stale_cause
+            if self.owner.stopping.is_set():
+                return "stopped"
+            if exc.rcvd is not None:
+                reason = f" {exc.rcvd.reason}" if exc.rcvd.reason else ""
+                return f"closed by server: code {exc.rcvd.code}{reason}"
+            return "connection lost (no close frame)"
+
+    async def _publish(self, buffer: FrameBuffer, pipeline: FramePipeline, session: Session) -> None:
+        take = buffer.take
+        limit = self.owner.settings.batch_size
+        while batch := await take(limit):
+            await pipeline.process(batch)
+            if session.outbox or session.events:
+                await self._after_batch(session)
+
+    async def _after_batch(self, session: Session) -> None:
+        gaps = self.owner.gaps
+        while session.events:
+            events, session.events = session.events, []
+            for event in events:
+                if event[0] == "record":
+                    await gaps.record(event[1])
+                elif event[0] == "start":
+                    await gaps.start(event[1], event[2])
+                else:
+                    await gaps.end(event[1], event[2])
+        if session.ready and not self.live.is_set():
+            self.state = "live"
+            self.live.set()
+            log.info("subscribed", connection=self.index, subscriptions=len(session.key_sid),
+                     refused=len(session.refused))
+        await self._flush(session)
+
+    async def _flush(self, session: Session) -> None:
+        ws = self._ws
+        texts, session.outbox = session.outbox, []
+        if ws is None:
+            return
+        for text in texts:
+            try:
+                await ws.send(text)
+            except ConnectionClosed:
+                return
+
+    async def _watch(self, ws: TimedConnection) -> None:
+        stale_after = self.owner.settings.stale_after
+        interval = max(0.01, min(1.0, stale_after / 4))
+        while True:
+            await asyncio.sleep(interval)
+            idle = time.monotonic() - ws.last_frame
+            if idle >= stale_after:
+                self._stale_cause = f"stale: no frame or ping for {idle:.1f} s"
+                log.warning("connection stale", connection=self.index, conn=self.conn_id, idle=round(idle, 3))
+                if ws.transport is not None:
+                    ws.transport.abort()
+                return
+
+    async def _close_on_stop(self, ws: TimedConnection) -> None:
+        await self.owner.stopping.wait()
+        await ws.close(1000, "stopping")
+
+    # --- changes and outages -----------------------------------------------------------
+
+    async def apply(self, changes: list[Change]) -> None:
+        """Live plan changes for this connection (ignored while disconnected: the next
+        connection subscribes the whole plan)."""
+        session = self.session
+        if session is None:
+            return
+        for change in changes:
+            session.apply(change)
+        await self._flush(session)
+
+    async def _outage(self, cause: str) -> None:
+        owner = self.owner
+        now = owner.clock.now_ns()
+        start = self.last_frame_ns or now
+        for owner_key in [k for k in owner.gaps.open if isinstance(k, tuple) and k[0] == "error"
+                          and k[1].conn == self.index]:
+            await owner.gaps.end(owner_key, start)
+        channels: dict[str, list[str]] = {}
+        for key, markets in owner.planner.subscriptions(self.index):
+            channels.setdefault(key.channel, []).extend(markets or ())
+        gaps = [GapInfo(kind="outage", channel=channel, start_ns=start, cause=cause, markets=markets)
+                for channel, markets in channels.items()]
+        await owner.gaps.start(("outage", self.index), gaps)
+
+    def describe(self) -> dict[str, Any]:
+        session = self.session
+        return {
+            "index": self.index, "state": self.state, "conn": self.conn_id, "attempts": self.attempts,
+            "reconnects": self.reconnects, "connected_at": self.connected_at, "frames": self.frames,
+            "dropped": self.dropped, "last_cause": self.last_cause,
+            "subscriptions": len(session.key_sid) if session else 0,
+            "refused": list(session.refused) if session else [],
+            "markets": self.owner.planner.connection_markets(self.index),
+        }

@@ -1,0 +1,185 @@
+"""The hot path: one frame in -> raw frame, normalized records (or a dead letter) out.
+
+For every frame, in order: decode once (``ssmd.kalshi.wire``), check the seq of sequenced
+messages, let the session react to command responses, normalize, then publish the raw
+frame unchanged to ``{env}.{feed}.raw.{channel}`` and each record Cap'n Proto encoded to
+``{env}.{feed}.{type}.{ticker}``. A frame that cannot be used goes to the dead-letter
+subject with its raw bytes. Duplicates and order-book deltas awaiting a snapshot are
+published raw but not normalized. Publishing is idempotent per frame (``msg_id``), so a
+failed frame is retried whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ssmd.codec import encode
+from ssmd.connector.session import Session
+from ssmd.connector.stats import Stats
+from ssmd.errors import BackendError
+from ssmd.kalshi import wire
+from ssmd.kalshi.normalize import Problem, normalize
+from ssmd.kalshi.seq import SeqResult
+from ssmd.log import get_logger
+from ssmd.middleware.transport.base import Transport
+from ssmd.records import Record
+from ssmd.retry import backoff
+from ssmd.subjects import dlq_subject, raw_subject, record_subject
+
+log = get_logger("connector")
+
+_TYPE_NAME: dict[type, str] = {t: t.__struct_config__.tag for t in (*wire.DATA_TYPES, *wire.CONTROL_TYPES)}  # type: ignore[misc]
+_SEQUENCED = frozenset({wire.Trade, wire.OrderbookSnapshot, wire.OrderbookDelta, wire.MarketLifecycle,
+                        wire.EventLifecycle, wire.EventFeeUpdate})
+_BOOK = (wire.OrderbookSnapshot, wire.OrderbookDelta)
+_TIMED = frozenset({wire.Ticker, wire.Trade, wire.OrderbookDelta})
+_SUBJECT_CACHE_MAX = 200_000
+_PUBLISH_ATTEMPTS = 8
+
+
+class FramePipeline:
+    def __init__(self, env: str, feed: str, transport: Transport, stats: Stats, session: Session,
+                 conn_id: str) -> None:
+        self.env = env
+        self.feed = feed
+        self.transport = transport
+        self.stats = stats
+        self.session = session
+        self.conn_id = conn_id
+        self.frames = 0
+        self._raw_subjects: dict[str, str] = {}
+        self._record_subjects: dict[tuple[str, str], str] = {}
+        self._dlq = dlq_subject(env, "connector")
+
+    async def process(self, batch: list[tuple[bytes, int]]) -> None:
+        session = self.session
+        tracker = session.tracker
+        stats = self.stats
+        received = stats.received
+        sid_channel = session.sid_channel
+        conn = self.conn_id
+        decode = wire.decode
+        for frame, received_at in batch:
+            self.frames += 1
+            n = self.frames
+            msg = decode(frame)
+            cls = type(msg)
+            sid: int | None = getattr(msg, "sid", None)
+            seq: int | None = None
+            normal = True
+            if cls in _SEQUENCED:
+                seq = msg.seq  # type: ignore[union-attr]
+                if sid is not None and seq is not None:
+                    result = tracker.check(sid, seq, received_at)
+                    if result is SeqResult.DUPLICATE:
+                        stats.duplicates += 1
+                        normal = False
+                    elif result is SeqResult.GAP:
+                        session.on_gap(tracker.last_gap)  # type: ignore[arg-type]
+                if normal and session.resync and cls in _BOOK:
+                    ticker = msg.msg.market_ticker  # type: ignore[union-attr]
+                    if ticker in session.resync:
+                        if cls is wire.OrderbookDelta:
+                            stats.discarded += 1
+                            normal = False
+                        else:
+                            del session.resync[ticker]
+                type_name = _TYPE_NAME[cls]
+                channel = sid_channel.get(sid, "") if sid is not None else ""
+                channel = channel or wire.CHANNEL_OF_TYPE[type_name]
+            elif cls is wire.Ticker:
+                type_name = "ticker"
+                channel = (sid_channel.get(sid) if sid is not None else None) or "ticker"
+            elif cls is wire.Undecodable:
+                type_name = msg.type or "unknown"  # type: ignore[union-attr]
+                seq = msg.seq  # type: ignore[union-attr]
+                channel = (sid_channel.get(sid) if sid is not None else None) or wire.CHANNEL_OF_TYPE.get(
+                    type_name, "unknown")
+            else:
+                type_name = _TYPE_NAME[cls]
+                seq = getattr(msg, "seq", None)
+                channel = self._control(msg, received_at)
+            received[type_name] = received.get(type_name, 0) + 1
+            outcome: list[Record] | Problem = normalize(msg, received_at) if normal else []
+            headers = {"received_at": str(received_at), "conn": conn, "channel": channel, "type": type_name}
+            if sid is not None:
+                headers["sid"] = str(sid)
+            if seq is not None:
+                headers["seq"] = str(seq)
+            try:
+                await self._emit(frame, received_at, n, channel, headers, outcome)
+            except BackendError as exc:
+                await self._emit_retry(frame, received_at, n, channel, headers, outcome, exc)
+            if cls in _TIMED and outcome and type(outcome) is list:
+                ts = outcome[0].ts
+                if ts != received_at:
+                    stats.lag_ns = received_at - ts
+
+    def _control(self, msg: Any, received_at: int) -> str:
+        session = self.session
+        if type(msg) is wire.Subscribed:
+            return session.on_subscribed(msg, received_at)
+        if type(msg) is wire.Ok:
+            session.on_ok(msg)
+        elif type(msg) is wire.Unsubscribed:
+            session.on_unsubscribed(msg)
+        elif type(msg) is wire.Error:
+            reason = session.on_error(msg, received_at)
+            self.stats.error(f"exchange_error_{msg.code}", reason)
+            log.warning("exchange error", conn=self.conn_id, code=msg.code, sid=msg.sid, error=reason)
+        sid = msg.sid
+        return (session.sid_channel.get(sid) if sid is not None else None) or "control"
+
+    async def _emit(self, frame: bytes, received_at: int, n: int, channel: str, headers: dict[str, str],
+                    outcome: list[Record] | Problem) -> None:
+        publish = self.transport.publish
+        conn = self.conn_id
+        stats = self.stats
+        subject = self._raw_subjects.get(channel)
+        if subject is None:
+            subject = self._raw_subjects[channel] = raw_subject(self.env, self.feed, channel)
+        await publish(subject, frame, headers, f"{conn}:{n}")
+        stats.published += 1
+        if type(outcome) is list:
+            if not outcome:
+                return
+            rheaders = {"received_at": headers["received_at"], "conn": conn}
+            subjects = self._record_subjects
+            records = stats.records
+            for i, record in enumerate(outcome):
+                rtype = record.TYPE
+                key = (rtype, record.ticker)
+                rsubject = subjects.get(key)
+                if rsubject is None:
+                    if len(subjects) >= _SUBJECT_CACHE_MAX:
+                        subjects.clear()
+                    rsubject = subjects[key] = record_subject(self.env, self.feed, rtype, record.ticker)
+                await publish(rsubject, encode(record), rheaders, f"{conn}:{n}:{i}")
+                records[rtype] = records.get(rtype, 0) + 1
+            stats.published += len(outcome)
+            return
+        problem: Problem = outcome  # type: ignore[assignment]
+        await publish(self._dlq, frame, {"error_type": problem.error_type, "error": problem.reason[:500],
+                                         "received_at": headers["received_at"], "conn": conn}, f"{conn}:{n}:dlq")
+        stats.published += 1
+        stats.dead_letters += 1
+        stats.error(problem.error_type, problem.reason)
+
+    async def _emit_retry(self, frame: bytes, received_at: int, n: int, channel: str, headers: dict[str, str],
+                          outcome: list[Record] | Problem, first: BackendError) -> None:
+        """Publish a frame again (ids make repeats harmless) until it goes or attempts run out."""
+        import asyncio
+
+        exc: BaseException = first
+        for attempt, delay in zip(range(_PUBLISH_ATTEMPTS), backoff(0.05, 2.0), strict=False):
+            if isinstance(exc, BackendError) and not exc.retryable:
+                break
+            log.warning("publish failed, retrying", attempt=attempt + 1, error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(delay)
+            try:
+                await self._emit(frame, received_at, n, channel, headers, outcome)
+                return
+            except BackendError as again:
+                exc = again
+        self.stats.error("publish", str(exc))
+        log.error("frame not published", conn=self.conn_id, frame=n, error=f"{type(exc).__name__}: {exc}")

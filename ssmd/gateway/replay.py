@@ -1,0 +1,102 @@
+"""Replay through the gateway: archived records → the live message shapes, paced.
+
+Records come from the catalog (``ssmd.catalog.replay.replay_records``, read in a worker
+thread in chunks) and go through a private ``LiveState(replay=True)``, so a replayed
+message has exactly the live shape plus ``"replay": true`` (order books rebuilt from the
+archived snapshot + deltas). Messages are paced in exchange time divided by ``speed`` and
+wait for room in the client's buffer: a replay is never dropped, it slows to the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from ssmd.clock import Clock
+from ssmd.errors import SsmdError
+from ssmd.gateway import protocol as proto
+from ssmd.gateway.buffer import Entry
+from ssmd.gateway.session import Session
+from ssmd.gateway.state import LiveState
+from ssmd.records import Record
+
+CHUNK = 2000
+"""Records read from the archive per worker-thread call."""
+
+
+def parse_bound(value: str | int | None, date: str, field: str) -> int | None:
+    """A ``from``/``to`` bound: ns since epoch, RFC 3339 text, or ``HH:MM[:SS]`` on ``date`` (UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    try:
+        if len(text) <= 8 and ":" in text:
+            when = datetime.fromisoformat(f"{date}T{text}").replace(tzinfo=UTC)
+        else:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+    except ValueError:
+        raise proto.BadRequest(f"replay: {field} must be RFC 3339, HH:MM:SS or ns, got {value!r}") from None
+    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+
+
+OpenRecords = Callable[[proto.Replay, int | None, int | None], Awaitable[Iterator[Record]]]
+
+
+async def stream_replay(session: Session, request: proto.Request, open_records: OpenRecords, clock: Clock,
+                        room: Callable[[], Awaitable[None]]) -> int:
+    """Stream one replay to ``session``; returns the number of messages queued."""
+    action = request.action
+    assert isinstance(action, proto.Replay)
+    start = parse_bound(action.start, action.date, "from")
+    end = parse_bound(action.end, action.date, "to")
+    if start is not None and end is not None and end <= start:
+        raise proto.BadRequest("replay: to must be after from")
+    records = await open_records(action, start, end)
+    session.send_control(proto.reply("replay_started", request), clock.monotonic())
+    state = LiveState(replay=True)
+    count = 0
+    first_ts: int | None = None
+    t0 = 0.0
+    while True:
+        chunk: list[Record] = await asyncio.to_thread(lambda: list(itertools.islice(records, CHUNK)))
+        if not chunk:
+            break
+        for record in chunk:
+            if session.state != "open":
+                return count
+            if action.speed > 0:
+                if first_ts is None:
+                    first_ts, t0 = record.ts, clock.monotonic()
+                wait = (record.ts - first_ts) / 1e9 / action.speed - (clock.monotonic() - t0)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            update = state.apply(record)
+            while session.buffer.utilisation >= 0.5 and session.state == "open":
+                await room()
+            session.buffer.push(Entry(update.data, update.kind, update.ticker, clock.monotonic(), forced=True))
+            session.notify()
+            count += 1
+    session.send_control(proto.reply("replay_finished", request, messages=count), clock.monotonic())
+    return count
+
+
+async def run_replay(session: Session, request: proto.Request, open_records: OpenRecords, clock: Clock,
+                     room: Callable[[], Awaitable[None]]) -> None:
+    """``stream_replay`` with errors answered to the client as ``error`` messages."""
+    try:
+        await stream_replay(session, request, open_records, clock, room)
+    except proto.BadRequest as exc:
+        session.send_control(proto.error(exc.reason, request.raw), clock.monotonic())
+    except SsmdError as exc:
+        session.send_control(proto.error(f"replay: {exc}", request.raw), clock.monotonic())
+
+
+def no_archive(*_: Any) -> Awaitable[Iterator[Record]]:
+    raise proto.BadRequest("replay: this gateway has no archive to replay from")

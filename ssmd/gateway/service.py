@@ -1,0 +1,320 @@
+"""The gateway component: WebSocket + REST on one port, fed by the transport.
+
+``run()`` resolves the client keys, listens on ``env.gateway.host:port`` (port 0 picks a
+free one; ``url`` is the bound stream URL once ``ready()`` returns), consumes the four
+normalized record subjects through ``subscribe_latest`` (an unacked live view: the
+gateway never holds back a producer) and fans every record out to the subscribed
+sessions. ``drain()`` stops accepting, sends what clients have queued and closes every
+connection with a close frame and a reason; ``run()`` then returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import logging
+from typing import Any
+
+from ssmd import codec, metrics
+from ssmd.clock import Clock, SystemClock
+from ssmd.config.keys import resolve_key
+from ssmd.config.model import Environment
+from ssmd.errors import ConfigError, NotFoundError
+from ssmd.gateway import endpoint
+from ssmd.gateway import protocol as proto
+from ssmd.gateway.connection import ClientConnection
+from ssmd.gateway.replay import run_replay
+from ssmd.gateway.rest import RestApi
+from ssmd.gateway.router import Router
+from ssmd.gateway.session import Session
+from ssmd.gateway.state import LiveState
+from ssmd.log import get_logger
+from ssmd.records import RECORD_TYPES
+from ssmd.status import ClientInfo, ComponentState, ComponentStatus
+from ssmd.subjects import cache_key, decode_token
+
+log = get_logger("gateway")
+MAX_REQUEST_BYTES = 64 * 1024
+"""Client frames above this get an error reply; the connection stays up."""
+MAX_FRAME_BYTES = 1024 * 1024
+"""Client frames above this are abusive: websockets closes the connection (1009)."""
+LIVE_BUFFER = 100_000
+DRAIN_TIMEOUT = 5.0
+
+
+def _ws_logger() -> logging.Logger:
+    """websockets' logger for the server: never below INFO, since its DEBUG lines carry
+    whole frames (an ``auth`` message holds a key)."""
+    logger = logging.getLogger("ssmd.gateway.websockets")
+    logger.setLevel(max(logger.level, logging.INFO))
+    return logger
+
+
+class Gateway:
+    name = "gateway"
+
+    def __init__(self, env: Environment, backends: Any, *, clock: Clock = SystemClock()) -> None:
+        self.env = env
+        self.backends = backends
+        self.clock = clock
+        self.state = LiveState()
+        self.router = Router(self.state.book_message)
+        self.max_request_bytes = MAX_REQUEST_BYTES
+        self.url: str | None = None
+        self.connections: dict[str, ClientConnection] = {}
+        self.markets_key = cache_key(env.name, "secmaster", "markets")
+        self.rest = RestApi(self.state, backends.cache, self.markets_key, self.health, self._archive_trades)
+        self._keys: list[bytes] = []
+        self._auth = env.gateway.api_key is not None
+        self._ids = itertools.count(1)
+        self._known: set[str] = set()
+        self._ready = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._server: Any = None
+        self._state: ComponentState = "starting"
+        self._started_ns: int | None = None
+        self._started_mono = 0.0
+        self._errors = 0
+        self._last_error: str | None = None
+        self._counts = dict.fromkeys(RECORD_TYPES, 0)
+        self._catalog: Any = None
+        self._catalog_lock = asyncio.Lock()
+        self._catalog_refreshed = -1e9
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    async def ready(self) -> str:
+        """Wait until the gateway listens; returns the stream URL."""
+        await self._ready.wait()
+        assert self.url is not None
+        return self.url
+
+    async def run(self) -> None:
+        from websockets.asyncio.server import serve
+
+        self._keys = self._resolve_keys()
+        self._stopped.clear()
+        cfg = self.env.gateway
+        self._server = await serve(
+            self._handle, cfg.host, cfg.port, process_request=self._process_request,
+            max_size=MAX_FRAME_BYTES, compression=None, ping_interval=20, ping_timeout=20, close_timeout=2,
+            logger=_ws_logger())
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"ws://{cfg.host}:{port}/v1/stream"
+        self._started_ns, self._started_mono = self.clock.now_ns(), self.clock.monotonic()
+        transport = self.backends.transport
+        subs = [await transport.subscribe_latest(f"{self.env.name}.{self.env.feed}.{t}.*", buffer=LIVE_BUFFER)
+                for t in RECORD_TYPES]
+        self._state = "running"
+        log.info("gateway listening", url=self.url, auth=self._auth)
+        self._ready.set()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(self._consume(sub)) for sub in subs]
+                tasks.append(tg.create_task(self._monitor()))
+                await self._stopped.wait()
+                for task in tasks:
+                    task.cancel()
+        finally:
+            for sub in subs:
+                await sub.close()
+            self._server.close()
+            await self._server.wait_closed()
+            if self._catalog is not None:
+                self._catalog.close()
+                self._catalog = None
+            self._state = "stopped"
+            self._ready.clear()
+
+    async def stop(self) -> None:
+        await self.drain()
+
+    async def drain(self, reason: str = "gateway shutting down") -> None:
+        """Stop accepting clients; send every client what it has queued, then a close
+        frame (1001) with ``reason``. ``run()`` returns afterwards."""
+        if self._server is None or self._state in ("stopping", "stopped"):
+            self._stopped.set()
+            return
+        self._state = "stopping"
+        self._server.close(close_connections=False)
+        for conn in list(self.connections.values()):
+            conn.session.close(1001, reason)
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await self._idle.wait()
+        except TimeoutError:
+            for conn in list(self.connections.values()):
+                conn.ws.transport.abort()
+        log.info("gateway drained", reason=reason)
+        self._stopped.set()
+
+    def _resolve_keys(self) -> list[bytes]:
+        name = self.env.gateway.api_key
+        if name is None:
+            return []
+        spec = self.env.keys.get(name)
+        if spec is None or spec.type != "gateway_api_key":
+            raise ConfigError(self.env.name, "gateway.api_key", f"{name!r} is not a gateway_api_key entry in keys")
+        return [s.reveal().encode() for s in resolve_key(self.env, name).values()]
+
+    def check_key(self, given: str | None) -> bool:
+        """Whether ``given`` is one of the client keys (constant time per key)."""
+        if not self._auth:
+            return True
+        if not given:
+            return False
+        ok = False
+        candidate = given.encode()
+        for key in self._keys:
+            ok |= hmac.compare_digest(candidate, key)
+        return ok
+
+    # ---- transport → state → clients ----------------------------------------------------
+    async def _consume(self, sub: Any) -> None:
+        state, router, clock, counts = self.state, self.router, self.clock, self._counts
+        async for msg in sub:
+            _, _, record_type, token = msg.subject.split(".", 3)
+            try:
+                record = codec.decode(record_type, msg.data)
+            except Exception as exc:  # one bad record never stops the feed
+                self._errors += 1
+                self._last_error = f"{msg.subject}: cannot decode ({type(exc).__name__})"
+                continue
+            if record.ticker != decode_token(token):
+                self._errors += 1
+                self._last_error = f"{msg.subject}: ticker {record.ticker!r} does not match the subject"
+            counts[record_type] += 1
+            router.publish(state.apply(record), clock.monotonic())
+
+    async def _monitor(self) -> None:
+        while True:
+            now = self.clock.monotonic()
+            metrics.GATEWAY_SLOW_CONSUMERS.set(sum(1 for s in self.router.sessions.values() if s.slow(now)))
+            await asyncio.sleep(1.0)
+
+    def resolve_slot(self, kind: str, ticker: str) -> bytes | None:
+        return self.state.book_message(ticker) if kind == "orderbook" else None
+
+    # ---- client actions -----------------------------------------------------------------
+    async def known(self, symbol: str) -> bool:
+        if symbol == proto.WILDCARD or symbol in self.state.markets or symbol in self._known:
+            return True
+        try:
+            found = await self.backends.cache.hget(self.markets_key, symbol) is not None
+        except Exception:
+            return False
+        if found:
+            self._known.add(symbol)
+        return found
+
+    async def _split_known(self, symbols: list[str]) -> tuple[list[str], list[str]]:
+        ok: list[str] = []
+        unknown: list[str] = []
+        for s in dict.fromkeys(symbols):
+            (ok if await self.known(s) else unknown).append(s)
+        return ok, unknown
+
+    async def subscribe(self, session: Session, symbols: list[str], request: proto.Request | None) -> None:
+        ok, unknown = await self._split_known(symbols)
+        action = request.action if request else None
+        if isinstance(action, proto.Subscribe):
+            session.set_mode(action.mode, action.interval_ms)
+        new = self.router.subscribe(session, ok)
+        now = self.clock.monotonic()
+        if ok:
+            session.send_control(proto.reply("subscribed", request, symbols=ok, mode=session.mode,
+                                             interval_ms=round(session.interval * 1000)), now)
+        if unknown:
+            raw = request.raw if request else {"symbols": symbols}
+            session.send_control(proto.error(f"unknown symbol(s): {', '.join(unknown)}", raw), now)
+        self._send_snapshots(session, new, now)
+
+    def _send_snapshots(self, session: Session, symbols: list[str], now: float) -> None:
+        tickers = sorted(self.state.markets) if proto.WILDCARD in symbols else symbols
+        for ticker in tickers:
+            for data in self.state.snapshot(ticker):
+                session.send_control(data, now, kind="snapshot", ticker=ticker)
+
+    def unsubscribe(self, session: Session, symbols: list[str], request: proto.Request) -> None:
+        gone = self.router.unsubscribe(session, symbols)
+        missing = [s for s in dict.fromkeys(symbols) if s not in gone]
+        extra = {"not_subscribed": missing} if missing else {}
+        session.send_control(proto.reply("unsubscribed", request, symbols=gone, **extra), self.clock.monotonic())
+
+    async def snapshot(self, session: Session, symbols: list[str], request: proto.Request) -> None:
+        ok, unknown = await self._split_known(symbols)
+        now = self.clock.monotonic()
+        if unknown:
+            session.send_control(proto.error(f"unknown symbol(s): {', '.join(unknown)}", request.raw), now)
+        if ok:
+            self._send_snapshots(session, ok, now)
+            session.send_control(proto.reply("snapshot_complete", request, symbols=ok), now)
+
+    def start_replay(self, conn: ClientConnection, request: proto.Request) -> None:
+        conn.spawn(run_replay(conn.session, request, self._open_records, self.clock, conn.room))
+
+    # ---- archive ------------------------------------------------------------------------
+    async def _open_catalog(self, max_age: float = 0.0) -> Any:
+        from ssmd.catalog import Catalog
+
+        async with self._catalog_lock:
+            now = self.clock.monotonic()
+            if self._catalog is None:
+                self._catalog = await Catalog.open(self.env, self.backends.storage, database=":memory:")
+                self._catalog_refreshed = now
+            elif now - self._catalog_refreshed > max_age:
+                await self._catalog.refresh()
+                self._catalog_refreshed = now
+            return self._catalog
+
+    async def _open_records(self, action: proto.Replay, start: int | None, end: int | None) -> Any:
+        from ssmd.catalog.replay import ReplayQuery, replay_records
+
+        catalog = await self._open_catalog()
+        rows = catalog.con.execute("SELECT count(*) FROM ssmd_files WHERE date = ? AND status = 'ok'",
+                                   [action.date]).fetchall()
+        if not rows[0][0]:
+            raise proto.BadRequest(f"replay: no archived data for {action.date}")
+        return replay_records(catalog, ReplayQuery(date=action.date, symbols=action.symbols,
+                                                   start_ns=start, end_ns=end))
+
+    async def _archive_trades(self, ticker: str, limit: int) -> list[dict[str, Any]]:
+        return await endpoint.archive_trades(self, ticker, limit)
+
+    # ---- connections and REST -------------------------------------------------------------
+    async def _process_request(self, connection: Any, request: Any) -> Any:
+        return await endpoint.process_request(self, connection, request)
+
+    async def _handle(self, ws: Any) -> None:
+        await endpoint.handle_client(self, ws)
+
+    # ---- status -------------------------------------------------------------------------
+    def clients(self) -> list[ClientInfo]:
+        now = self.clock.monotonic()
+        return [s.info(now) for s in self.router.sessions.values()]
+
+    def disconnect(self, client_id: str, reason: str = "disconnected by the operator") -> None:
+        conn = self.connections.get(client_id)
+        if conn is None:
+            raise NotFoundError(f"no gateway client {client_id!r}")
+        conn.session.close(1008, reason)
+
+    def health(self) -> tuple[bool, ComponentStatus]:
+        status = self.status()
+        return status.state == "running", status
+
+    def status(self) -> ComponentStatus:
+        now = self.clock.monotonic()
+        sessions = list(self.router.sessions.values())
+        sent = sum(s.sent for s in sessions)
+        dropped = sum(s.buffer.dropped for s in sessions)
+        return ComponentStatus(
+            name=self.name, state=self._state, started_at=self._started_ns,
+            uptime_seconds=round(now - self._started_mono, 3) if self._started_ns else 0.0,
+            counters={**self._counts, "clients_sent": sent, "clients_dropped": dropped},
+            errors=self._errors, last_error=self._last_error,
+            details={"url": self.url, "clients": len(sessions), "slow_clients": sum(s.slow(now) for s in sessions),
+                     "markets": len(self.state.markets), "auth": self._auth},
+        )

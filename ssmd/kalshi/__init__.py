@@ -1,0 +1,1 @@
+"""Kalshi protocol: the only code that knows Kalshi's JSON (wire shapes, signing, normalization)."""

@@ -1,0 +1,445 @@
+"""In-process bus with the JetStream semantics components rely on.
+
+One stream of every published message (sequence 1, 2, ...), kept for ``max_age`` (and
+``max_bytes``), discarding the oldest. Consumers read the stream from a start position
+through a subject filter; a durable consumer keeps its position, its unacked messages and
+its redelivery timers across ``subscribe`` calls. Publishing appends and wakes sleeping
+readers: it never waits, never creates a task, and a slow consumer holds back only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import heapq
+from collections import deque
+from collections.abc import Iterator
+
+from ssmd.clock import Clock, SystemClock
+from ssmd.errors import TransportError
+from ssmd.middleware.transport.base import StartPosition
+from ssmd.middleware.transport.subjects import Matcher, check_subject
+
+_COMPACT_AT = 4096
+_PURGED = ""
+"""Subject of a purged slot; no filter matches it (see ``Matcher``)."""
+
+
+class _Stored:
+    __slots__ = ("data", "headers", "seq", "subject", "ts")
+
+    def __init__(self, seq: int, subject: str, data: bytes, headers: dict[str, str], ts: int) -> None:
+        self.seq = seq
+        self.subject = subject
+        self.data = data
+        self.headers = headers
+        self.ts = ts
+
+
+class MemoryMessage:
+    """A delivered message; ``ack``/``nak`` go to the consumer that delivered it."""
+
+    __slots__ = ("_attempt", "_consumer", "data", "headers", "redelivered", "seq", "subject", "ts")
+
+    def __init__(self, stored: _Stored, consumer: _Consumer | None, attempt: int) -> None:
+        self.subject = stored.subject
+        self.data = stored.data
+        self.headers = stored.headers
+        self.seq = stored.seq
+        self.ts = stored.ts
+        self.redelivered = attempt > 1
+        self._consumer = consumer
+        self._attempt = attempt
+
+    async def ack(self) -> None:
+        if self._consumer is not None:
+            self._consumer.ack(self.seq)
+
+    async def nak(self, delay: float = 0.0) -> None:
+        if self._consumer is not None:
+            self._consumer.nak(self.seq, self._attempt, delay)
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _Waitable:
+    """Something readers sleep on until a publish, an ack or a timer wakes them."""
+
+    def __init__(self, bus: MemoryTransport) -> None:
+        self.bus = bus
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def wake(self) -> None:
+        for fut in self.waiters:
+            _wake(fut)
+
+    async def sleep(self, wake_at: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self.waiters.append(fut)
+        self.bus._sleepers.add(self)
+        handle = loop.call_at(wake_at, _wake, fut) if wake_at is not None else None
+        try:
+            await fut
+        finally:
+            if handle is not None:
+                handle.cancel()
+            self.waiters.remove(fut)
+            if not self.waiters:
+                self.bus._sleepers.discard(self)
+
+    def wants(self, subject: str) -> bool:
+        raise NotImplementedError
+
+
+class _Consumer(_Waitable):
+    """Position, pending acks and redelivery timers of one (durable or ephemeral) consumer."""
+
+    def __init__(self, bus: MemoryTransport, matcher: Matcher, cursor: int, ack_wait: float, max_pending: int) -> None:
+        super().__init__(bus)
+        self.match = matcher
+        self.cursor = cursor
+        self.ack_wait = ack_wait
+        self.max_pending = max_pending
+        self.pending: dict[int, int] = {}
+        """seq -> delivery attempt of the outstanding delivery."""
+        self.deadlines: list[tuple[float, int, int]] = []
+        """heap of (monotonic deadline, seq, attempt)."""
+        self.redeliver: deque[int] = deque()
+        self.queued: set[int] = set()
+
+    def wants(self, subject: str) -> bool:
+        return self.match(subject)
+
+    def ack(self, seq: int) -> None:
+        if self.pending.pop(seq, None) is not None and self.waiters:
+            self.wake()
+
+    def nak(self, seq: int, attempt: int, delay: float) -> None:
+        if self.pending.get(seq) != attempt:
+            return
+        if delay <= 0:
+            self._queue(seq)
+            self.wake()
+        else:
+            loop = asyncio.get_running_loop()
+            heapq.heappush(self.deadlines, (loop.time() + delay, seq, attempt))
+            self.wake()
+
+    def _queue(self, seq: int) -> None:
+        if seq not in self.queued:
+            self.queued.add(seq)
+            self.redeliver.append(seq)
+
+    def next_deadline(self) -> float | None:
+        return self.deadlines[0][0] if self.deadlines else None
+
+    def take(self, now: float) -> MemoryMessage | None:
+        """The next message to deliver, or None when there is none (or too many unacked)."""
+        deadlines = self.deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, seq, attempt = heapq.heappop(deadlines)
+            if self.pending.get(seq) == attempt:
+                self._queue(seq)
+        while self.redeliver:
+            seq = self.redeliver.popleft()
+            self.queued.discard(seq)
+            if seq not in self.pending:
+                continue
+            stored = self.bus._get(seq)
+            if stored is None:  # aged out of the stream while unacked
+                del self.pending[seq]
+                continue
+            attempt = self.pending[seq] + 1
+            self.pending[seq] = attempt
+            heapq.heappush(deadlines, (now + self.ack_wait, seq, attempt))
+            return MemoryMessage(stored, self, attempt)
+        if len(self.pending) >= self.max_pending:
+            return None
+        stored = self.bus._scan(self)
+        if stored is None:
+            return None
+        self.pending[stored.seq] = 1
+        heapq.heappush(deadlines, (now + self.ack_wait, stored.seq, 1))
+        return MemoryMessage(stored, self, 1)
+
+
+class _Latest(_Waitable):
+    """An unacked live view keeping the newest ``buffer`` messages."""
+
+    def __init__(self, bus: MemoryTransport, matcher: Matcher, buffer: int) -> None:
+        super().__init__(bus)
+        self.match = matcher
+        self.queue: deque[_Stored] = deque(maxlen=max(1, buffer))
+
+    def wants(self, subject: str) -> bool:
+        return self.match(subject)
+
+    def take(self, now: float) -> MemoryMessage | None:
+        return MemoryMessage(self.queue.popleft(), None, 1) if self.queue else None
+
+    def next_deadline(self) -> float | None:
+        return None
+
+
+class MemorySubscription:
+    def __init__(self, bus: MemoryTransport, source: _Consumer | _Latest, durable: str | None) -> None:
+        self._bus = bus
+        self._source = source
+        self._durable = durable
+        self.closed = False
+
+    def __aiter__(self) -> MemorySubscription:
+        return self
+
+    async def __anext__(self) -> MemoryMessage:
+        try:
+            return await self.next()
+        except TransportError:
+            if self.closed:
+                raise StopAsyncIteration from None
+            raise
+
+    async def next(self, timeout: float | None = None) -> MemoryMessage:
+        loop = asyncio.get_running_loop()
+        end = None if timeout is None else loop.time() + timeout
+        source = self._source
+        while True:
+            if self.closed:
+                raise TransportError("subscription closed", retryable=False)
+            now = loop.time()
+            msg = source.take(now)
+            if msg is not None:
+                return msg
+            if end is not None and now >= end:
+                raise TimeoutError(f"no message within {timeout} s")
+            wake_at = source.next_deadline()
+            if end is not None:
+                wake_at = end if wake_at is None else min(wake_at, end)
+            await source.sleep(wake_at)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._source.wake()
+        self._bus._detach(self)
+
+
+class MemoryTransport:
+    """The embedded transport: one in-process stream for the environment's subjects."""
+
+    def __init__(
+        self,
+        env: str = "",
+        *,
+        max_age: float = 24 * 3600.0,
+        max_bytes: int = -1,
+        duplicate_window: float = 120.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.env = env
+        self._prefix = f"{env}." if env else ""
+        self._max_age_ns = int(max_age * 1e9) if max_age > 0 else 0
+        self._max_bytes = max_bytes
+        self._window_ns = int(duplicate_window * 1e9)
+        self._clock = clock or SystemClock()
+        self._msgs: list[_Stored] = []
+        self._head = 0
+        """Index in ``_msgs`` of the first retained message; ``_msgs[0]`` has seq ``_base``."""
+        self._base = 1
+        self._bytes = 0
+        self._dedup: dict[str, int] = {}
+        self._dedup_order: deque[tuple[int, str]] = deque()
+        self._durables: dict[str, _Consumer] = {}
+        self._latest: list[_Latest] = []
+        self._subs: set[MemorySubscription] = set()
+        self._sleepers: set[_Waitable] = set()
+        self._valid: set[str] = set()
+        """Subjects already checked (the hot path publishes to few distinct subjects)."""
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for sub in list(self._subs):
+            await sub.close()
+
+    async def ensure_stream(self) -> None:
+        return None
+
+    # -- publishing --------------------------------------------------------------------
+    async def publish(
+        self,
+        subject: str,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        msg_id: str | None = None,
+    ) -> int:
+        return self.publish_nowait(subject, data, headers, msg_id)
+
+    def publish_nowait(
+        self,
+        subject: str,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        msg_id: str | None = None,
+    ) -> int:
+        """``publish`` without the coroutine: stores, wakes readers, returns the sequence."""
+        if subject not in self._valid:
+            if not subject.startswith(self._prefix):
+                raise TransportError(f"subject {subject!r} is outside the stream ({self._prefix}>)", retryable=False)
+            check_subject(subject)
+            if len(self._valid) >= 100_000:
+                self._valid.clear()
+            self._valid.add(subject)
+        now = self._clock.now_ns()
+        if msg_id is not None:
+            order = self._dedup_order
+            horizon = now - self._window_ns
+            while order and order[0][0] < horizon:
+                _, old = order.popleft()
+                self._dedup.pop(old, None)
+            seen = self._dedup.get(msg_id)
+            if seen is not None:
+                return seen
+        msgs = self._msgs
+        seq = self._base + len(msgs)
+        stored = _Stored(seq, subject, bytes(data), dict(headers) if headers else {}, now)
+        msgs.append(stored)
+        if msg_id is not None:
+            self._dedup[msg_id] = seq
+            self._dedup_order.append((now, msg_id))
+        if self._max_bytes > 0:
+            self._bytes += len(stored.data)
+        too_old = self._max_age_ns and msgs[self._head].ts < now - self._max_age_ns
+        if too_old or (self._max_bytes > 0 and self._bytes > self._max_bytes):
+            self._trim(now)
+        for latest in self._latest:
+            if latest.match(subject):
+                latest.queue.append(stored)
+        if self._sleepers:
+            for sleeper in self._sleepers:
+                if sleeper.wants(subject):
+                    sleeper.wake()
+        return seq
+
+    def _trim(self, now: int) -> None:
+        msgs = self._msgs
+        horizon = now - self._max_age_ns if self._max_age_ns else None
+        head = self._head
+        while head < len(msgs) - 1:
+            first = msgs[head]
+            too_old = horizon is not None and first.ts < horizon
+            too_big = self._max_bytes > 0 and self._bytes > self._max_bytes
+            if not (too_old or too_big):
+                break
+            if self._max_bytes > 0:
+                self._bytes -= len(first.data)
+            head += 1
+        if head >= _COMPACT_AT and head * 2 >= len(msgs):
+            del msgs[:head]
+            self._base += head
+            head = 0
+        self._head = head
+
+    # -- reading -----------------------------------------------------------------------
+    @property
+    def first_seq(self) -> int:
+        return self._base + self._head
+
+    @property
+    def last_seq(self) -> int:
+        return self._base + len(self._msgs) - 1
+
+    def _get(self, seq: int) -> _Stored | None:
+        i = seq - self._base
+        if i < self._head or i >= len(self._msgs):
+            return None
+        stored = self._msgs[i]
+        return None if stored.subject is _PURGED else stored
+
+    def _scan(self, consumer: _Consumer) -> _Stored | None:
+        msgs = self._msgs
+        i = max(consumer.cursor - self._base, self._head)
+        n = len(msgs)
+        match = consumer.match
+        while i < n:
+            stored = msgs[i]
+            i += 1
+            if match(stored.subject):
+                consumer.cursor = stored.seq + 1
+                return stored
+        consumer.cursor = self._base + n
+        return None
+
+    def _start_seq(self, start: StartPosition) -> int:
+        if start.kind == "all":
+            return self.first_seq
+        if start.kind == "new":
+            return self.last_seq + 1
+        if start.kind == "seq":
+            return max(start.value, 1)
+        live = self._msgs[self._head :]
+        return self.first_seq + bisect.bisect_left(live, start.value, key=lambda m: m.ts)
+
+    async def subscribe(
+        self,
+        subject: str,
+        *,
+        durable: str | None = None,
+        start: StartPosition = StartPosition(),
+        ack_wait: float = 30.0,
+        max_ack_pending: int = 10_000,
+    ) -> MemorySubscription:
+        consumer = self._durables.get(durable) if durable else None
+        if consumer is None:
+            consumer = _Consumer(self, Matcher(subject), self._start_seq(start), ack_wait, max(1, max_ack_pending))
+            if durable:
+                self._durables[durable] = consumer
+        else:
+            if consumer.match.pattern != subject:
+                consumer.match = Matcher(subject)
+            consumer.ack_wait = ack_wait
+            consumer.max_pending = max(1, max_ack_pending)
+        sub = MemorySubscription(self, consumer, durable)
+        self._subs.add(sub)
+        return sub
+
+    async def subscribe_latest(self, subject: str, *, buffer: int = 1000) -> MemorySubscription:
+        latest = _Latest(self, Matcher(subject), buffer)
+        self._latest.append(latest)
+        sub = MemorySubscription(self, latest, None)
+        self._subs.add(sub)
+        return sub
+
+    def _detach(self, sub: MemorySubscription) -> None:
+        self._subs.discard(sub)
+        source = sub._source
+        if isinstance(source, _Latest) and source in self._latest:
+            self._latest.remove(source)
+
+    # -- administration (teardown, inspection) -----------------------------------------
+    def purge(self, subject: str = ">") -> int:
+        """Forget stored messages matching ``subject``; returns how many. Sequences stay."""
+        matcher = Matcher(subject)
+        msgs = self._msgs
+        removed = 0
+        for i in range(self._head, len(msgs)):
+            stored = msgs[i]
+            if stored.subject and matcher(stored.subject):
+                self._bytes -= len(stored.data) if self._max_bytes > 0 else 0
+                msgs[i] = _Stored(stored.seq, _PURGED, b"", {}, stored.ts)
+                removed += 1
+        return removed
+
+    def count(self, subject: str = ">") -> int:
+        matcher = Matcher(subject)
+        return sum(1 for m in self._iter() if m.subject and matcher(m.subject))
+
+    def _iter(self) -> Iterator[_Stored]:
+        return iter(self._msgs[self._head :])

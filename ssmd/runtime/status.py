@@ -1,0 +1,94 @@
+"""Assemble the one ``SystemStatus`` from the supervisor, the day and the components.
+
+Rates a component does not report itself are derived here from its counters over the
+last few seconds (``RateMeter``). ``day_stats`` is the running day's headline numbers
+(messages received, records, gaps) saved with the day and shown by ``ssmd day status``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import msgspec
+
+from ssmd import __version__
+from ssmd.clock import Clock
+from ssmd.day.state import DayRecord
+from ssmd.status import ClientInfo, ComponentStatus, DayInfo, GapInfo, SystemStatus
+
+
+class RateMeter:
+    """Per-second rates from successive counter samples over ``window`` seconds."""
+
+    def __init__(self, window: float = 5.0) -> None:
+        self.window = window
+        self._samples: dict[str, deque[tuple[float, dict[str, int]]]] = {}
+
+    def rates(self, name: str, counters: dict[str, int], now: float) -> dict[str, float]:
+        samples = self._samples.setdefault(name, deque())
+        if not samples or now > samples[-1][0]:
+            samples.append((now, dict(counters)))
+        while len(samples) > 2 and now - samples[1][0] >= self.window:
+            samples.popleft()
+        (t0, c0), (t1, c1) = samples[0], samples[-1]
+        if t1 <= t0:
+            return {}
+        return {k: round((v - c0.get(k, 0)) / (t1 - t0), 3) for k, v in c1.items()}
+
+
+def day_info(record: DayRecord | None) -> DayInfo:
+    if record is None:
+        return DayInfo()
+    return DayInfo(date=record.date, state=str(record.state), since=record.since, step=record.step,
+                   error=record.error)
+
+
+def gaps_of(components: list[ComponentStatus]) -> list[GapInfo]:
+    out: list[GapInfo] = []
+    for status in components:
+        recent = (status.details.get("gaps") or {}).get("recent") if isinstance(status.details.get("gaps"), dict) else None
+        for gap in recent or []:
+            try:
+                out.append(msgspec.convert(gap, GapInfo))
+            except msgspec.ValidationError:
+                continue
+    return out
+
+
+def day_stats(components: list[ComponentStatus]) -> dict[str, Any]:
+    """Headline counts of the running day from the connector and archiver."""
+    stats: dict[str, Any] = {}
+    for status in components:
+        if status.name == "connector":
+            received = {k: v for k, v in status.counters.items()
+                        if "." not in k and k not in ("published", "dead_letters", "duplicates", "discarded")}
+            stats["messages"] = sum(received.values())
+            stats["by_type"] = received
+            stats["records"] = sum(v for k, v in status.counters.items() if k.startswith("records."))
+            gaps = status.details.get("gaps")
+            stats["gaps"] = gaps.get("total", 0) if isinstance(gaps, dict) else 0
+            stats["lag_seconds"] = status.lag_seconds
+        elif status.name == "archiver":
+            stats["archived"] = sum(status.counters.values())
+    return stats
+
+
+def build_status(
+    env: str,
+    *,
+    components: list[ComponentStatus],
+    day: DayRecord | None,
+    clock: Clock,
+    meter: RateMeter | None = None,
+    clients: list[ClientInfo] | None = None,
+    endpoints: dict[str, str] | None = None,
+) -> SystemStatus:
+    now = clock.monotonic()
+    out = []
+    for status in components:
+        if meter is not None and not status.rates and status.counters:
+            status = msgspec.structs.replace(status, rates=meter.rates(status.name, status.counters, now))
+        out.append(status)
+    return SystemStatus(env=env, ts=clock.now_ns(), version=__version__, components=out, day=day_info(day),
+                        clients=clients or [], gaps=gaps_of(out), endpoints=dict(endpoints or {}))

@@ -1,0 +1,103 @@
+"""Market metadata history for DuckDB: one Parquet file of versions per batch of changes.
+
+Every change becomes a row holding the market as it was from that moment on
+(``valid_from``), under ``{normalized bucket}/{env}/secmaster/versions/``. The views in
+``sql/secmaster.sql`` derive ``valid_to`` from the next version, so "what did this market
+look like at time T" is one query::
+
+    SELECT * FROM markets_as_of(TIMESTAMPTZ '2026-07-23 18:00:00+00') WHERE ticker = 'X'
+
+``register_views(con, env, storage)`` points the views at the stored files; the catalog
+calls it after loading its own views.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ssmd.config.model import Environment
+from ssmd.resources import sql_dir
+from ssmd.secmaster.diff import Change
+from ssmd.secmaster.model import FIELDS
+
+_TYPES: dict[str, pa.DataType] = {
+    "settlement_timer_seconds": pa.int64(),
+    "can_close_early": pa.bool_(),
+    "floor_strike": pa.float64(),
+    "cap_strike": pa.float64(),
+}
+SCHEMA = pa.schema(
+    [
+        pa.field("valid_from", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("change", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("changed_fields", pa.list_(pa.string())),
+        *(pa.field(f, _TYPES.get(f, pa.string())) for f in FIELDS),
+    ]
+)
+_DUCK = {"string": "VARCHAR", "int64": "BIGINT", "bool": "BOOLEAN", "double": "DOUBLE",
+         "list<item: string>": "VARCHAR[]", "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
+
+
+def versions_prefix(env: Environment) -> str:
+    return f"{env.storage.buckets.normalized}/{env.name}/secmaster/versions"
+
+
+def version_path(env: Environment, ts: int, seq: int) -> str:
+    """One file per batch; names sort by time."""
+    return f"{versions_prefix(env)}/{ts:020d}-{seq:06d}.parquet"
+
+
+def to_parquet(changes: list[Change], start_seq: int = 0) -> bytes:
+    """The Parquet bytes of a batch of changes (one version row each)."""
+    columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
+    for i, change in enumerate(changes):
+        market = change.market
+        columns["valid_from"].append(change.ts // 1000)
+        columns["seq"].append(start_seq + i)
+        columns["change"].append(change.type)
+        columns["source"].append(change.source)
+        columns["changed_fields"].append(sorted(change.changes))
+        for name in FIELDS:
+            value = getattr(market, name) if market is not None else None
+            columns[name].append(change.ticker if name == "ticker" else value)
+    table = pa.table(columns, schema=SCHEMA)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def empty_source() -> str:
+    """A typed relation with the versions' columns and no rows."""
+    cols = ", ".join(f"CAST(NULL AS {_DUCK[str(field.type)]}) AS {field.name}" for field in SCHEMA)
+    return f"SELECT {cols} WHERE false"
+
+
+def view_sql() -> str:
+    return (sql_dir() / "secmaster.sql").read_text(encoding="utf-8")
+
+
+def _has_files(storage: Any, pattern: str) -> bool:
+    try:
+        return bool(storage.fs.glob(pattern))
+    except (OSError, ValueError):
+        return False
+
+
+def register_views(con: Any, env: Environment, storage: Any) -> bool:
+    """Create ``market_versions``, ``market_history`` and ``markets_as_of`` on ``con``.
+
+    Returns whether any version file exists (without one the views are empty, not broken).
+    """
+    pattern = storage.url(versions_prefix(env)) + "/*.parquet"
+    found = _has_files(storage, pattern)
+    quoted = "'" + pattern.replace("'", "''") + "'"
+    source = f"SELECT * FROM read_parquet({quoted}, union_by_name = true)" if found else empty_source()
+    con.execute(f"CREATE OR REPLACE VIEW market_versions AS {source}")
+    con.execute(view_sql())
+    return found

@@ -1,0 +1,63 @@
+"""A faithful local Kalshi exchange: WebSocket v2 and REST v2 on one 127.0.0.1 port.
+
+``Simulator(SimSettings(...))`` is deterministic from its seed; see ``simulator.py`` for
+the service, ``control.py`` for fault switches and lifecycle drivers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from ssmd.simulator.settings import SimSettings
+from ssmd.simulator.simulator import Simulator
+
+if TYPE_CHECKING:
+    from ssmd.config.model import Environment
+
+__all__ = ["SimSettings", "Simulator", "ensure_running", "running"]
+
+_running: dict[str, Simulator] = {}
+
+
+def running(env_name: str) -> Simulator | None:
+    """The simulator this process runs for environment ``env_name``, if any."""
+    return _running.get(env_name)
+
+
+def endpoints(env: Environment) -> tuple[str, str]:
+    """(ws, rest) URLs of the exchange for ``env``: overrides first, then the feed file."""
+    ws, rest = env.endpoints.ws, env.endpoints.rest
+    if ws is None or rest is None:
+        from ssmd.config.load import load_feed
+
+        version = load_feed(env.feed, env.name).current()
+        chosen = version.endpoints.get("prod") or next(iter(version.endpoints.values()))
+        ws, rest = ws or chosen.ws, rest or chosen.rest
+    return ws, rest
+
+
+@contextlib.asynccontextmanager
+async def ensure_running(env: Environment) -> AsyncIterator[tuple[str, str]]:
+    """Yield (ws_url, rest_url) of the exchange for ``env``.
+
+    When the environment enables the simulator and gives no endpoint override, a
+    simulator is started in-process (or the one already running for this environment is
+    reused) and stopped on exit if it was started here.
+    """
+    if not env.simulator.enabled or env.endpoints.ws is not None:
+        yield endpoints(env)
+        return
+    existing = _running.get(env.name)
+    if existing is not None:
+        yield existing.ws_url, existing.rest_url
+        return
+    sim = Simulator(SimSettings.from_env(env))
+    await sim.start()
+    _running[env.name] = sim
+    try:
+        yield sim.ws_url, sim.rest_url
+    finally:
+        _running.pop(env.name, None)
+        await sim.stop()

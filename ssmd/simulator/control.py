@@ -1,0 +1,177 @@
+"""Test-facing controls of the simulator: fault switches and lifecycle drivers.
+
+Every switch takes effect at once on the running server and can be turned off again.
+Lifecycle drivers change a market and send the ``market_lifecycle_v2`` messages Kalshi
+would send for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from ssmd.simulator import frames
+from ssmd.simulator.engine import Event, MarketEngine
+
+if TYPE_CHECKING:
+    from ssmd.simulator.connection import Conn
+    from ssmd.simulator.settings import SimSettings
+    from ssmd.simulator.simulator import Faults
+
+UNKNOWN = "unknown"
+
+
+class ControlMixin:
+    if TYPE_CHECKING:
+        engine: MarketEngine
+        conns: dict[str, Conn]
+        faults: Faults
+        settings: SimSettings
+        hidden_until: dict[str, float]
+
+        def dispatch(self, events: list[Event]) -> None: ...
+        def loop_time(self) -> float: ...
+
+    def _now(self) -> int:
+        return self.settings.clock.now_ns()
+
+    # -- WebSocket faults ----------------------------------------------------------------
+    def skip_seq(self, channel: str, count: int = 1) -> None:
+        """The next frame on each connection's ``channel`` subscriptions jumps ``count`` seqs."""
+        for conn in self.conns.values():
+            conn.session.skip[channel] = conn.session.skip.get(channel, 0) + count
+
+    def duplicate_next(self, channel: str, count: int = 1) -> None:
+        """The next ``count`` frames on ``channel`` are each sent twice (same sid/seq)."""
+        for conn in self.conns.values():
+            conn.session.dup[channel] = conn.session.dup.get(channel, 0) + count
+
+    def send_error(self, channel: str, code: int = 10) -> int:
+        """A terminal error (10 channel error, 25 buffer overflow, ...) on every subscription
+        of ``channel``; those sids then stay silent. Returns how many were ended."""
+        ended = 0
+        for conn in self.conns.values():
+            out = conn.session.kill(channel, code)
+            ended += len(out)
+            conn.push(out)
+        return ended
+
+    def send_raw(self, frame: str | bytes, channel: str = UNKNOWN) -> None:
+        """Send one frame as is to every connection (counted under ``channel``)."""
+        data = frame.encode() if isinstance(frame, str) else frame
+        for conn in self.conns.values():
+            conn.push([(channel, data)])
+
+    def send_malformed(self) -> None:
+        """A frame that is not valid JSON (a truncated trade)."""
+        self.send_raw(b'{"type":"trade","sid":1,"seq":1,"msg":{"trade_id":"0f0e')
+
+    def send_unknown_type(self) -> None:
+        """A well-formed frame of a message type nobody knows."""
+        self.send_raw(frames.encode({"type": "market_metrics", "sid": 99, "seq": 1,
+                                     "msg": {"market_ticker": next(iter(self.engine.books), ""),
+                                             "depth_fp": "10.00"}}))
+
+    def extra_fields(self, on: bool = True) -> None:
+        """Unknown extra fields in the envelope and ``msg`` of every data frame."""
+        self.faults.extra_fields = on
+        for conn in self.conns.values():
+            conn.session.extra_fields = on
+
+    def malformed_numbers(self, count: int = 1) -> None:
+        """The next ``count`` trades carry a malformed ``count_fp`` (``"1.2.3"``)."""
+        self.engine.bad_numbers += count
+
+    async def drop_connections(self, code: int = 1001, reason: str = "", *, abrupt: bool = False) -> int:
+        """Close every connection with ``code`` (1000/1001/1011), or reset TCP (``abrupt``)."""
+        conns = list(self.conns.values())
+        for conn in conns:
+            if abrupt:
+                conn.reset()
+            else:
+                await conn.ws.close(code, reason)
+        if conns:
+            await asyncio.gather(*(c.ws.wait_closed() for c in conns), return_exceptions=True)
+        return len(conns)
+
+    def stall(self, on: bool = True) -> None:
+        """Stop sending anything (data, acks, pings) and stop reading, like a half-open link."""
+        self.faults.stalled = on
+        for conn in self.conns.values():
+            conn.stall(on)
+
+    # -- REST and auth faults ------------------------------------------------------------
+    def rest_fail_next(self, n: int, status: int = 429) -> None:
+        """The next ``n`` REST calls answer ``status`` (429 with Kalshi's body)."""
+        self.faults.rest_fail, self.faults.rest_fail_status = n, status
+
+    def refuse_auth(self, on: bool = True) -> None:
+        """Refuse every upgrade (with ``settings.refuse_status``) while on."""
+        self.faults.refuse_auth = on
+
+    def not_found_window(self, seconds: float) -> None:
+        """Markets created from now on answer 404 on REST for ``seconds``."""
+        self.faults.created_404_seconds = seconds
+
+    # -- lifecycle drivers ---------------------------------------------------------------
+    def _send(self, events: list[Event]) -> list[Event]:
+        self.dispatch(events)
+        return events
+
+    def create_event(self, series: str | None = None) -> list[str]:
+        """A new event of ``series`` (random if None): ``event_lifecycle`` then ``created``
+        per market; the markets open a few minutes later (by time, no event)."""
+        events = self._send(self.engine.create_event(self._now(), series))
+        tickers = [e.ticker for e in events[1:]]
+        if self.faults.created_404_seconds > 0:
+            until = self.loop_time() + self.faults.created_404_seconds
+            self.hidden_until.update(dict.fromkeys(tickers, until))
+        return tickers
+
+    def open_now(self, ticker: str) -> None:
+        """Move a market's open time to now; it becomes active with no event (as on Kalshi)."""
+        m = self.engine.market(ticker)
+        m.open_ns = self._now()
+        self.engine._next_change = 0
+        self.engine.advance(self._now())
+
+    def close_now(self, ticker: str) -> None:
+        """Its close time passes now: status ``closed``, with no event."""
+        m = self.engine.market(ticker)
+        m.close_ns = self._now()
+        self.engine._next_change = 0
+        self.engine.advance(self._now())
+
+    def deactivate(self, ticker: str) -> None:
+        self._send(self.engine.deactivate(ticker, self._now()))
+
+    def activate(self, ticker: str) -> None:
+        self._send(self.engine.activate(ticker, self._now()))
+
+    def update_close(self, ticker: str, close_ns: int) -> None:
+        self._send(self.engine.update_close(ticker, close_ns, self._now()))
+
+    def determine(self, ticker: str, result: str | None = None) -> None:
+        self._send(self.engine.determine(ticker, self._now(), result))
+
+    def settle(self, ticker: str) -> None:
+        self._send(self.engine.settle(ticker, self._now()))
+
+    def update_metadata(self, ticker: str) -> None:
+        self._send(self.engine.update_metadata(ticker, self._now()))
+
+    def update_price_structure(self, ticker: str, structure: str = "deci_cent") -> None:
+        self._send(self.engine.update_price_structure(ticker, structure, self._now()))
+
+    def update_event_fee(self, event_ticker: str, fee_type: str | None = "quadratic_with_maker_fees",
+                         multiplier: float | None = 0.5) -> None:
+        self._send(self.engine.update_event_fee(event_ticker, fee_type, multiplier, self._now()))
+
+    def lifecycle_step(self) -> list[Event]:
+        """The next scripted lifecycle change (the loop runs it every lifecycle_interval)."""
+        return self._send(self.engine.lifecycle_step(self._now()))
+
+    def book(self, ticker: str) -> tuple[dict[int, int], dict[int, int]]:
+        """(YES bids, NO bids) of a market now: price 1e-4 $ -> size 1e-2 contracts."""
+        b = self.engine.books[ticker]
+        return dict(b.yes), dict(b.no)

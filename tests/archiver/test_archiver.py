@@ -1,0 +1,200 @@
+"""The archiver on the real memory transport and local storage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+
+import msgspec
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from ssmd import metrics
+from ssmd.archiver import Archiver, compact_day, verify_day
+from ssmd.archiver import manifest as mf
+from ssmd.archiver.raw import read_raw
+from ssmd.errors import StorageError
+from ssmd.status import GapInfo
+from tests.archiver.helpers import (
+    DAY,
+    MS,
+    T0,
+    archive,
+    consumed,
+    frame_for,
+    make_backends,
+    make_env,
+    publish,
+    running,
+    sample_records,
+    until,
+)
+
+
+def _parquet_rows(root: Path, record_type: str) -> list[dict]:
+    files = sorted((root / "ssmd-normalized/t1/kalshi/v1" / record_type / f"date={DAY}").glob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def _raw_lines(root: Path) -> list:
+    day = root / "ssmd-raw/t1/kalshi/2026/07/19"
+    return [ln for f in sorted(day.glob("*.jsonl.zst")) for ln in read_raw(f.read_bytes(), f.name)]
+
+
+async def test_archives_parquet_raw_and_manifest(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    backends = make_backends(env)
+    records = sample_records()
+    await archive(env, backends, records)
+
+    trades = _parquet_rows(tmp_path, "trade")
+    assert [str(t["price"]) for t in trades] == ["0.9990", "0.4101", "0.4102"]
+    assert [str(t["size"]) for t in trades] == ["0.11", "0.12", "0.13"]
+    assert trades[0]["ticker"] == "KXBTCD-26JUL2317-T118999.99" and trades[0]["side"] == "yes"
+    assert len(_parquet_rows(tmp_path, "orderbook")) == 4  # 3 snapshot levels + 1 delta
+    assert len(_parquet_rows(tmp_path, "ticker")) == 1 and len(_parquet_rows(tmp_path, "lifecycle")) == 1
+
+    lines = _raw_lines(tmp_path)
+    assert sorted(ln.frame.encode() for ln in lines) == sorted(frame_for(r) for r in records)
+    assert {ln.conn for ln in lines} == {"c1"}
+    text = zstandard.ZstdDecompressor().decompressobj().decompress(
+        next((tmp_path / "ssmd-raw/t1/kalshi/2026/07/19").glob("trade-*.jsonl.zst")).read_bytes())
+    first = json.loads(text.splitlines()[0])
+    assert list(first) == ["received_at", "conn", "channel", "type", "sid", "seq", "frame"]
+
+    manifest = json.loads((tmp_path / "ssmd-raw/t1/kalshi/2026/07/19/manifest.json").read_bytes())
+    for field in ("feed", "date", "data_type", "schema_version", "status", "record_count", "byte_size",
+                  "first_timestamp", "last_timestamp", "gaps", "quality_score", "connector_version", "created_at"):
+        assert field in manifest
+    assert manifest["record_count"] == len(records) and manifest["status"] == "open"
+    assert manifest["counts"] == {"orderbook": 2, "trade": 3, "ticker": 1, "lifecycle": 1}
+    assert manifest["seq_ranges"]["1"] == [1, 3, 3]
+    assert {f["name"] for f in manifest["files"]} == {"orderbook-1.jsonl.zst", "trade-1.jsonl.zst",
+                                                      "ticker-1.jsonl.zst", "lifecycle-1.jsonl.zst"}
+    assert manifest["normalized"]["trade"]["rows"] == 3
+    assert manifest["first_timestamp"] == "2026-07-19T15:45:00.002Z"
+
+
+async def test_queryable_within_flush_interval_without_explicit_flush(tmp_path: Path) -> None:
+    env = make_env(tmp_path, flush_interval_seconds=0.2)
+    backends = make_backends(env)
+    archiver = Archiver(env, backends)
+    folder = tmp_path / "ssmd-normalized/t1/kalshi/v1/trade" / f"date={DAY}"
+    async with running(archiver):
+        await publish(env, backends.transport, sample_records(n=1))
+        await until(lambda: any(folder.glob("*.parquet")), timeout=5.0)
+    assert len(_parquet_rows(tmp_path, "trade")) == 1
+
+
+async def test_crash_before_ack_redelivers_without_loss_or_duplicates(tmp_path: Path) -> None:
+    env = make_env(tmp_path, flush_interval_seconds=3600)
+    backends = make_backends(env)
+    first, second = sample_records(n=3), sample_records(ticker="KXOTHER", base=T0 + 10_000 * MS, n=2)
+    await publish(env, backends.transport, first)
+    crashed = Archiver(env, backends, ack_wait=0.3)
+    task = asyncio.create_task(crashed.run())
+    await until(lambda: consumed(crashed) == len(first) and crashed.status().counters.get("raw") == len(first))
+    await crashed._write(True, crashed.clock.monotonic())  # written to storage ...
+    crashed._ready.clear()  # ... but the process dies before acking
+    await publish(env, backends.transport, second, start=100)
+    await until(lambda: consumed(crashed) == len(first) + len(second))  # consumed, never written
+    task.cancel()  # hard stop: no final flush, no acks
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+    restarted = Archiver(env, backends, ack_wait=0.3)
+    async with running(restarted):
+        await until(lambda: consumed(restarted) >= len(second)
+                    and restarted.status().details["duplicates_skipped"] >= 2 * len(first))
+        await restarted.flush()
+        assert restarted.buffered == 0
+
+    trade_ids = [t["trade_id"] for t in _parquet_rows(tmp_path, "trade")]
+    assert sorted(trade_ids) == sorted(r.trade_id for r in first + second if r.TYPE == "trade")
+    frames = sorted(ln.frame.encode() for ln in _raw_lines(tmp_path))
+    assert frames == sorted(frame_for(r) for r in first + second)
+
+
+async def test_storage_failure_keeps_data_buffered_then_succeeds(tmp_path: Path) -> None:
+    env = make_env(tmp_path, flush_interval_seconds=3600)
+    backends = make_backends(env)
+    blocker = tmp_path / "ssmd-normalized"
+    blocker.write_text("not a folder")  # every normalized write fails, as on a broken disk
+    records = sample_records(n=2)
+    await publish(env, backends.transport, records)
+    archiver = Archiver(env, backends)
+    errors_before = metrics.ARCHIVER_WRITE_ERRORS.labels("storage")._value.get()
+    async with running(archiver):
+        await until(lambda: consumed(archiver) == len(records))
+        with pytest.raises(StorageError):
+            await archiver.flush()
+        status = archiver.status()
+        assert status.details["storage"] == "failing" and status.last_error
+        assert archiver.buffered >= len(records)
+        assert metrics.ARCHIVER_WRITE_ERRORS.labels("storage")._value.get() > errors_before
+        assert not list(tmp_path.rglob("*.parquet"))
+        report = await verify_day(env, backends, DAY)
+        assert report.status == "incomplete" and any("still buffered" in p for p in report.problems)
+
+        blocker.unlink()
+        await archiver.flush()
+        assert archiver.buffered == 0 and archiver.status().details["storage"] == "ok"
+    assert len(_parquet_rows(tmp_path, "trade")) == 2
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+
+
+async def test_gaps_go_to_the_manifest_and_verify_compact_the_day(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    backends = make_backends(env)
+    gap = GapInfo(kind="outage", channel="trade", start_ns=T0, end_ns=T0 + 3600 * 1000 * MS, cause="disconnect")
+    await backends.transport.publish("t1.kalshi.gaps", msgspec.json.encode(gap))
+    await archive(env, backends, sample_records(ticker="B", n=2))
+    await archive(env, backends, sample_records(ticker="A", base=T0 + 1000 * MS, n=2), start=50)
+    folder = tmp_path / "ssmd-normalized/t1/kalshi/v1/trade" / f"date={DAY}"
+    assert len(list(folder.glob("part-*.parquet"))) == 2
+
+    report = await verify_day(env, backends, DAY)
+    assert report.status == "complete", report.problems
+    assert report.normalized["trade"] == 4 and report.raw_records == 12 and report.gaps == 1
+    manifest = mf.decode((tmp_path / "ssmd-raw/t1/kalshi/2026/07/19/manifest.json").read_bytes())
+    assert manifest.status == "complete" and manifest.gaps[0].cause == "disconnect"
+    assert manifest.quality_score == round(1 - 60 / (24 * 60 - 10), 4)  # 1 h down in a 23 h 50 min day
+
+    result = await compact_day(env, backends, DAY)
+    assert result.types["trade"]["files_in"] == 2 and result.types["trade"]["rows"] == 4
+    assert [p.name for p in folder.glob("*.parquet")] == ["compacted.parquet"]
+    rows = pq.read_table(folder / "compacted.parquet").to_pylist()
+    keys = [(r["ticker"], r["ts"]) for r in rows]
+    assert keys == sorted(keys) and [r["ticker"] for r in rows] == ["A", "A", "B", "B"]
+    assert str(rows[0]["price"]) == "0.9990"
+    assert (await compact_day(env, backends, DAY)).types == {}  # idempotent
+
+
+async def test_compaction_and_verify_name_a_corrupt_file_and_keep_it(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    backends = make_backends(env)
+    await archive(env, backends, sample_records(n=2))
+    folder = tmp_path / "ssmd-normalized/t1/kalshi/v1/trade" / f"date={DAY}"
+    bad = folder / "part-0000000000000000001-0001.parquet"
+    bad.write_bytes(b"PAR1 truncated")
+    result = await compact_day(env, backends, DAY)
+    assert any(bad.name in s for s in result.skipped) and bad.exists()
+    assert result.types["trade"]["rows"] == 2
+    report = await verify_day(env, backends, DAY)
+    assert report.status == "incomplete"
+    assert any(bad.name in p and "not a readable Parquet file" in p for p in report.problems)
+
+
+async def test_undecodable_record_goes_to_the_dead_letter_subject(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    backends = make_backends(env)
+    await backends.transport.publish("t1.kalshi.trade.X", b"\x00garbage", {"received_at": str(T0), "conn": "c"})
+    dlq = await backends.transport.subscribe("t1.dlq.archiver")
+    archiver = Archiver(env, backends)
+    async with running(archiver):
+        msg = await dlq.next(timeout=10)
+    assert msg.data == b"\x00garbage" and "cannot decode trade" in msg.headers["error"]
+    assert archiver.status().errors == 1

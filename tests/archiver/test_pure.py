@@ -1,0 +1,152 @@
+"""Pure parts of the archiver: column contract, naming, raw format, manifest, policies."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ssmd.archiver import layout
+from ssmd.archiver import manifest as mf
+from ssmd.archiver.columns import ColumnBuffer
+from ssmd.archiver.parquet import encode_parquet
+from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
+from ssmd.archiver.raw import RawFile, RawLine, compress, read_raw
+from ssmd.config.model import ArchiverConfig, Environment
+from ssmd.errors import DataError
+from ssmd.records import OrderbookDelta, OrderbookSnapshot, Ticker, Trade
+from ssmd.status import GapInfo
+
+T0 = 1_784_475_900_123_456_789
+
+
+def _env() -> Environment:
+    return Environment(name="e1", feed="kalshi", schema="trade:v1")
+
+
+def test_trade_columns_keep_exact_decimals_through_parquet() -> None:
+    buf = ColumnBuffer("trade")
+    buf.append(Trade(ts=T0, received_at=T0 + 5_000, ticker="KX.A", trade_id="t1", price=9990, size=11, side="yes",
+                     sid=1, seq=7))
+    buf.append(Trade(ts=T0 + 1, received_at=T0 + 6_000, ticker="KX.A", trade_id="t2", price=1, size=100_000,
+                     side="no", sid=1, seq=8, is_block_trade=True))
+    table = pq.read_table(pa.BufferReader(encode_parquet(buf.to_table())))
+    assert [str(v) for v in table.column("price").to_pylist()] == ["0.9990", "0.0001"]
+    assert [str(v) for v in table.column("size").to_pylist()] == ["0.11", "1000.00"]
+    assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    assert table.column("ts").cast(pa.int64()).to_pylist() == [T0 // 1000, (T0 + 1) // 1000]
+    assert table.column("is_block_trade").to_pylist() == [False, True]
+
+
+def test_ticker_columns_keep_nulls() -> None:
+    buf = ColumnBuffer("ticker")
+    buf.append(Ticker(ts=T0, received_at=T0, ticker="A", price=None, yes_bid=4000, yes_ask=None, yes_bid_size=11,
+                      yes_ask_size=None, last_trade_size=None, volume=None, open_interest=None, dollar_volume=3,
+                      dollar_open_interest=None, sid=2))
+    row = buf.to_table().to_pylist()[0]
+    assert row["price"] is None and str(row["yes_bid"]) == "0.4000" and str(row["yes_bid_size"]) == "0.11"
+    assert row["dollar_volume"] == 3 and row["yes_ask"] is None
+
+
+def test_orderbook_rows_one_per_level_and_per_delta() -> None:
+    buf = ColumnBuffer("orderbook")
+    buf.append(OrderbookSnapshot(ts=T0, received_at=T0, ticker="A", yes=((4000, 100), (4100, 5)), no=((5000, 7),),
+                                 sid=3, seq=1))
+    buf.append(OrderbookDelta(ts=T0 + 1, received_at=T0 + 1, ticker="A", side="no", price=5000, delta=-7, sid=3,
+                              seq=2))
+    buf.append(OrderbookSnapshot(ts=T0 + 2, received_at=T0 + 2, ticker="B", yes=(), no=(), sid=4, seq=1))
+    rows = buf.to_table().to_pylist()
+    assert [(r["kind"], r["side"], r["level"]) for r in rows] == [
+        ("snapshot", "yes", 0), ("snapshot", "yes", 1), ("snapshot", "no", 0), ("delta", "no", None),
+        ("snapshot", None, None)]
+    assert str(rows[3]["size"]) == "-0.07"
+
+
+def test_layout_paths() -> None:
+    env = _env()
+    assert layout.raw_file_path(env, "2026-07-19", "trade", 3) == "ssmd-raw/e1/kalshi/2026/07/19/trade-3.jsonl.zst"
+    assert layout.manifest_path(env, "2026-07-19") == "ssmd-raw/e1/kalshi/2026/07/19/manifest.json"
+    part = layout.part_path(env, "trade", "2026-07-19", 12, 1)
+    assert part == "ssmd-normalized/e1/kalshi/v1/trade/date=2026-07-19/part-0000000000000000012-0001.parquet"
+    assert layout.date_of(part) == "2026-07-19" and layout.type_of(env, part) == "trade"
+    assert layout.parse_raw_name("x/orderbook_delta-12.jsonl.zst") == ("orderbook_delta", 12)
+    assert layout.parse_raw_name("x/manifest.json") is None
+
+
+def _line(i: int, frame: str = '{"type":"trade"}') -> RawLine:
+    return RawLine(T0 + i, "c1", "trade", "trade", 1, i, frame)
+
+
+def test_raw_file_grows_by_whole_zstd_frames_and_reads_back_byte_exact() -> None:
+    raw = RawFile("trade-1.jsonl.zst", "trade", 0.0)
+    frames = ['{"type":"trade","msg":{"yes_price_dollars":"0.9990"}}', '{"a": 1,  "b":"é"}']
+    raw.add(_line(1, frames[0]))
+    first = raw.next_content()
+    raw.commit()
+    raw.add(_line(2, frames[1]))
+    second = raw.next_content()
+    raw.commit()
+    assert second.startswith(first)
+    lines = read_raw(second, "trade-1.jsonl.zst")
+    assert [ln.frame for ln in lines] == frames
+    assert raw.stats.records == 2 and raw.stats.seq_ranges == {"1": [1, 2, 2]}
+    assert raw.stats.counts == {"trade": 2} and raw.stats.bytes == len(second)
+
+
+def test_truncated_or_corrupt_raw_file_names_the_file() -> None:
+    data = compress(b'{"received_at":1,"conn":"c","channel":"t","type":"t","sid":null,"seq":null,"frame":"x"}\n')
+    with pytest.raises(DataError, match=r"day/trade-1\.jsonl\.zst: truncated"):
+        read_raw(data[:-4], "day/trade-1.jsonl.zst")
+    with pytest.raises(DataError, match=r"day/trade-2\.jsonl\.zst: corrupt"):
+        read_raw(b"not zstd at all", "day/trade-2.jsonl.zst")
+    with pytest.raises(DataError, match=r"f\.jsonl: line 1"):
+        read_raw(b'{"received_at": "x"}\n', "f.jsonl")
+
+
+def test_manifest_totals_and_quality_score() -> None:
+    m = mf.new_manifest("kalshi", "2026-07-19", T0)
+    raw = RawFile("trade-1.jsonl.zst", "trade", 0.0)
+    for i in (1, 2, 4, 5):  # seq 3 missing
+        raw.add(_line(i))
+    raw.next_content()
+    raw.commit()
+    mf.put_file(m, raw.stats)
+    assert m.record_count == 4 and m.counts == {"trade": 4} and m.seq_ranges == {"1": [1, 5, 4]}
+    assert mf.missing_seqs(m.seq_ranges) == 1
+    day = 86_400 * 10**9
+    assert mf.quality_score(m, 0, day, day) == 0.8
+    gap = GapInfo(kind="outage", channel="trade", start_ns=0, end_ns=day // 2)
+    assert mf.add_gap(m, gap) and not mf.add_gap(m, gap)
+    assert mf.quality_score(m, 0, day, day) == 0.4
+    assert mf.decode(mf.encode(m)) == m
+
+
+def test_flush_policy_and_rotation() -> None:
+    p = FlushPolicy(ArchiverConfig(flush_interval_seconds=2.0, flush_rows=3, raw_rotate_seconds=60,
+                                   raw_rotate_bytes=100))
+    assert not p.due(0, None, 10.0)
+    assert not p.due(1, 9.0, 10.0)
+    assert p.due(1, 8.0, 10.0)
+    assert p.due(3, 10.0, 10.0)
+    assert p.next_due(8.5) == 10.5
+    assert p.rotate(100, 0.0, 1.0) and p.rotate(1, 0.0, 60.0) and not p.rotate(99, 0.0, 59.0)
+
+
+def test_retry_gate_backs_off_then_resets() -> None:
+    gate = RetryGate(initial=1.0, maximum=4.0)
+    delay = gate.failed(10.0, "disk full")
+    assert gate.failing and not gate.ready(10.0) and gate.ready(10.0 + delay)
+    assert gate.last_error == "disk full"
+    gate.succeeded()
+    assert not gate.failing and gate.ready(0.0)
+
+
+def test_deduper_recognises_redeliveries() -> None:
+    d = Deduper(window=3, watermark=10, known={("c1", 5)})
+    assert not d.is_duplicate(11, False)
+    assert d.is_duplicate(11, True)  # seen in this run
+    assert d.is_duplicate(9, True)  # written by an earlier run (<= watermark)
+    assert not d.is_duplicate(12, False)
+    assert d.is_duplicate(20, True, ("c1", 5))  # content read back from the newest file
+    assert not d.is_duplicate(21, True, ("c1", 6))
+    assert d.duplicates == 3
