@@ -117,7 +117,7 @@ def set_(
     env: str,
     key: str,
     *,
-    field: Annotated[list[str], Parameter(name="--field", consume_multiple=False)],
+    field: Annotated[list[str], Parameter(name="--field", consume_multiple=False, negative="")],
     cert: Path,
     namespace: str = "ssmd",
     secret_name: Annotated[str | None, Parameter(name="--name")] = None,

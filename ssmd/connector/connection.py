@@ -15,15 +15,14 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed
 
 from ssmd import metrics
 from ssmd.connector.buffer import FrameBuffer
-from ssmd.connector.endpoints import KEY_NAME
+from ssmd.connector.dial import DialRetry, TimedConnection, dial_unless_stopped
 from ssmd.connector.pipeline import FramePipeline
 from ssmd.connector.session import Session
-from ssmd.errors import AuthError, ConfigError
+from ssmd.errors import AuthError
 from ssmd.kalshi.subscriptions import Change
 from ssmd.log import get_logger
 from ssmd.retry import backoff
@@ -33,22 +32,6 @@ if TYPE_CHECKING:
     from ssmd.connector.service import Connector
 
 log = get_logger("connector")
-
-
-class TimedConnection(ClientConnection):
-    """A client connection that notes when the last frame of any kind (ping included) came."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.last_frame = time.monotonic()
-
-    def process_event(self, event: Any) -> None:
-        self.last_frame = time.monotonic()
-        super().process_event(event)
-
-
-class _Retry(Exception):
-    """A connection attempt failed in a way worth retrying."""
 
 
 class Connection:
@@ -82,10 +65,13 @@ class Connection:
                 self.attempts += 1
                 self.state = "connecting"
                 try:
-                    ws = await self._open()
-                except _Retry as exc:
+                    ws = await dial_unless_stopped(owner.url, owner.credentials, owner.clock, settings.open_timeout,
+                                                   owner.stopping)
+                except DialRetry as exc:
                     cause = str(exc)
                 else:
+                    if ws is None:
+                        break
                     cause, healthy = await self._serve(ws)
                     if healthy:
                         delays = backoff(settings.backoff_initial, settings.backoff_max)
@@ -110,33 +96,6 @@ class Connection:
             if self.state != "failed":
                 self.state = "stopped"
             self._gauge.set(0)
-
-    async def _open(self) -> TimedConnection:
-        owner = self.owner
-        url = owner.url
-        headers = owner.credentials.headers(url, owner.clock.now_ns() // 1_000_000) if owner.credentials else {}
-        try:
-            ws = await connect(
-                url, additional_headers=headers, create_connection=TimedConnection,
-                open_timeout=owner.settings.open_timeout, ping_interval=None, close_timeout=2,
-                max_size=2**24, max_queue=1024, compression=None, user_agent_header="ssmd",
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            body = bytes(exc.response.body or b"")[:300].decode("utf-8", "replace").strip()
-            log.warning("upgrade refused", url=url, status=status, body=body)
-            if status in (401, 403):
-                who = "no credentials were sent (the environment has no kalshi key)" if not owner.credentials \
-                    else f"check the {KEY_NAME} key (api_key, api_secret) and the clock"
-                raise AuthError(f"{url} refused the WebSocket upgrade with HTTP {status} "
-                                f"{body or '(no body)'!r}: {who}") from None
-            raise _Retry(f"upgrade refused: HTTP {status} {body!r}") from None
-        except InvalidURI as exc:
-            raise ConfigError("connector", "endpoints.ws", str(exc)) from None
-        except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-            raise _Retry(f"connect failed: {type(exc).__name__}: {exc}") from None
-        assert isinstance(ws, TimedConnection)
-        return ws
 
     # --- one live connection -----------------------------------------------------------
 

@@ -35,6 +35,7 @@ _BOOK = (wire.OrderbookSnapshot, wire.OrderbookDelta)
 _TIMED = frozenset({wire.Ticker, wire.Trade, wire.OrderbookDelta})
 _SUBJECT_CACHE_MAX = 200_000
 _PUBLISH_ATTEMPTS = 8
+_NONE: list[Record] = []
 
 
 class FramePipeline:
@@ -50,6 +51,8 @@ class FramePipeline:
         self._raw_subjects: dict[str, str] = {}
         self._record_subjects: dict[tuple[str, str], str] = {}
         self._dlq = dlq_subject(env, "connector")
+        self._nowait = getattr(transport, "publish_nowait", None)
+        """A synchronous publish when the transport has one (the memory bus): no coroutine per message."""
 
     async def process(self, batch: list[tuple[bytes, int]]) -> None:
         session = self.session
@@ -59,6 +62,10 @@ class FramePipeline:
         sid_channel = session.sid_channel
         conn = self.conn_id
         decode = wire.decode
+        nowait = self._nowait
+        raw_subjects = self._raw_subjects
+        record_subjects = self._record_subjects
+        records = stats.records
         for frame, received_at in batch:
             self.frames += 1
             n = self.frames
@@ -100,20 +107,50 @@ class FramePipeline:
                 seq = getattr(msg, "seq", None)
                 channel = self._control(msg, received_at)
             received[type_name] = received.get(type_name, 0) + 1
-            outcome: list[Record] | Problem = normalize(msg, received_at) if normal else []
-            headers = {"received_at": str(received_at), "conn": conn, "channel": channel, "type": type_name}
+            outcome: list[Record] | Problem = normalize(msg, received_at) if normal else _NONE
+            stamp = str(received_at)
+            headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name}
             if sid is not None:
                 headers["sid"] = str(sid)
             if seq is not None:
                 headers["seq"] = str(seq)
+            if nowait is None or type(outcome) is not list:
+                try:
+                    await self._emit(frame, n, channel, headers, outcome)
+                except BackendError as exc:
+                    await self._emit_retry(frame, n, channel, headers, outcome, exc)
+                continue
+            # fast path: a transport that stores without a coroutine (the memory bus)
+            msg_id = f"{conn}:{n}"
             try:
-                await self._emit(frame, received_at, n, channel, headers, outcome)
+                subject = raw_subjects.get(channel) or self._raw_subject(channel)
+                nowait(subject, frame, headers, msg_id)
+                if outcome:
+                    rheaders = {"received_at": stamp, "conn": conn}
+                    for i, record in enumerate(outcome):
+                        rtype = record.TYPE
+                        subject = record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
+                        nowait(subject, encode(record), rheaders, f"{msg_id}:{i}")
+                        records[rtype] = records.get(rtype, 0) + 1
+                    if cls in _TIMED:
+                        ts = outcome[0].ts
+                        if ts != received_at:
+                            stats.lag_ns = received_at - ts
+                stats.published += 1 + len(outcome)
             except BackendError as exc:
-                await self._emit_retry(frame, received_at, n, channel, headers, outcome, exc)
-            if cls in _TIMED and outcome and type(outcome) is list:
-                ts = outcome[0].ts
-                if ts != received_at:
-                    stats.lag_ns = received_at - ts
+                await self._emit_retry(frame, n, channel, headers, outcome, exc)
+
+    def _raw_subject(self, channel: str) -> str:
+        subject = self._raw_subjects[channel] = raw_subject(self.env, self.feed, channel)
+        return subject
+
+    def _record_subject(self, record: Record) -> str:
+        subjects = self._record_subjects
+        if len(subjects) >= _SUBJECT_CACHE_MAX:
+            subjects.clear()
+        subject = subjects[(record.TYPE, record.ticker)] = record_subject(self.env, self.feed, record.TYPE,
+                                                                          record.ticker)
+        return subject
 
     def _control(self, msg: Any, received_at: int) -> str:
         session = self.session
@@ -130,33 +167,29 @@ class FramePipeline:
         sid = msg.sid
         return (session.sid_channel.get(sid) if sid is not None else None) or "control"
 
-    async def _emit(self, frame: bytes, received_at: int, n: int, channel: str, headers: dict[str, str],
+    async def _emit(self, frame: bytes, n: int, channel: str, headers: dict[str, str],
                     outcome: list[Record] | Problem) -> None:
+        """Publish one frame's messages through the transport's coroutine API."""
         publish = self.transport.publish
         conn = self.conn_id
         stats = self.stats
-        subject = self._raw_subjects.get(channel)
-        if subject is None:
-            subject = self._raw_subjects[channel] = raw_subject(self.env, self.feed, channel)
+        subject = self._raw_subjects.get(channel) or self._raw_subject(channel)
         await publish(subject, frame, headers, f"{conn}:{n}")
         stats.published += 1
         if type(outcome) is list:
             if not outcome:
                 return
             rheaders = {"received_at": headers["received_at"], "conn": conn}
-            subjects = self._record_subjects
             records = stats.records
             for i, record in enumerate(outcome):
                 rtype = record.TYPE
-                key = (rtype, record.ticker)
-                rsubject = subjects.get(key)
-                if rsubject is None:
-                    if len(subjects) >= _SUBJECT_CACHE_MAX:
-                        subjects.clear()
-                    rsubject = subjects[key] = record_subject(self.env, self.feed, rtype, record.ticker)
+                rsubject = self._record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
                 await publish(rsubject, encode(record), rheaders, f"{conn}:{n}:{i}")
                 records[rtype] = records.get(rtype, 0) + 1
             stats.published += len(outcome)
+            received_at = int(headers["received_at"])
+            if type(outcome[0]).TYPE != "lifecycle" and outcome[0].ts != received_at:
+                stats.lag_ns = received_at - outcome[0].ts
             return
         problem: Problem = outcome  # type: ignore[assignment]
         await publish(self._dlq, frame, {"error_type": problem.error_type, "error": problem.reason[:500],
@@ -165,7 +198,7 @@ class FramePipeline:
         stats.dead_letters += 1
         stats.error(problem.error_type, problem.reason)
 
-    async def _emit_retry(self, frame: bytes, received_at: int, n: int, channel: str, headers: dict[str, str],
+    async def _emit_retry(self, frame: bytes, n: int, channel: str, headers: dict[str, str],
                           outcome: list[Record] | Problem, first: BackendError) -> None:
         """Publish a frame again (ids make repeats harmless) until it goes or attempts run out."""
         import asyncio
@@ -177,7 +210,7 @@ class FramePipeline:
             log.warning("publish failed, retrying", attempt=attempt + 1, error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(delay)
             try:
-                await self._emit(frame, received_at, n, channel, headers, outcome)
+                await self._emit(frame, n, channel, headers, outcome)
                 return
             except BackendError as again:
                 exc = again

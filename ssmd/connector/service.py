@@ -92,8 +92,12 @@ class Connector:
                          markets=len(self.planner.markets), authenticated=self.credentials is not None)
                 await self._run_connections()
             self._state = "stopped"
+        except Exception as exc:
+            self._state = "failed"
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            raise
         except BaseException:
-            self._state = "failed" if not self.stopping.is_set() else "stopped"
+            self._state = "stopped"
             raise
         finally:
             self._done.set()

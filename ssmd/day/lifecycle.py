@@ -142,6 +142,9 @@ class DayManager:
         record = record or await self.store.record(date)
         if record.state in RUNNING:
             raise SsmdError(f"day {date} is already {record.state}")
+        if record.state is DayState.FAILED and record.phase == "end":
+            raise SsmdError(f"day {date} is FAILED at {record.step} while ending; "
+                            "`ssmd day recover` or `ssmd day end --force`")
         record = await self._commit_transition(record, DayState.STARTING, phase="start")
         ctx = self._context(date)
         failed = await self._run_steps(record, "start", self.start_steps, ctx)
@@ -155,7 +158,8 @@ class DayManager:
         if record is None:
             raise SsmdError(f"{self.env.name}: no trading day to end")
         if record.state is DayState.FAILED and not force and record.phase != "end":
-            raise SsmdError(f"day {record.date} is FAILED at {record.step}; `ssmd day recover` or `ssmd day end --force`")
+            raise SsmdError(f"day {record.date} is FAILED at {record.step}; "
+                            "`ssmd day recover` or `ssmd day end --force`")
         if record.state not in (*RUNNING, DayState.FAILED):
             raise SsmdError(f"day {record.date} is {record.state}; only an ACTIVE or ERROR day can end")
         record = await self._commit_transition(record, DayState.ENDING, phase="end")

@@ -18,6 +18,7 @@ from ssmd.day.schedule import Action, plan
 from ssmd.day.state import DayState
 from ssmd.errors import SsmdError
 from ssmd.log import get_logger
+from ssmd.status import ComponentStatus
 
 log = get_logger("scheduler")
 Sleeper = Callable[[float], Awaitable[None]]
@@ -27,17 +28,17 @@ class DayScheduler:
     name = "scheduler"
 
     def __init__(self, manager: DayManager, schedule: Schedule, *, clock: Clock,
-                 sleeper: Sleeper = asyncio.sleep, max_wait: float = 30.0, retry_wait: float = 60.0) -> None:
+                 sleeper: Sleeper = asyncio.sleep, max_wait: float = 30.0) -> None:
         self.manager = manager
         self.schedule = schedule
         self.clock = clock
         self.sleeper = sleeper
         self.max_wait = max_wait
-        self.retry_wait = retry_wait
         self.actions: list[Action] = []
         """Every non-wait action taken, in order (for status and tests)."""
         self._resumed = False
-        self._failed_dates: set[str] = set()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> Action:
         """Decide and act once; returns what was decided."""
@@ -72,12 +73,34 @@ class DayScheduler:
         return min(self.max_wait, max(0.0, (action.until_ns - self.clock.now_ns()) / 1e9))
 
     async def run(self, *, ticks: int | None = None) -> None:
-        """Tick until cancelled (or ``ticks`` times, for tests)."""
+        """Tick until stopped (or ``ticks`` times, for tests)."""
+        self._stopping = False
+        self._task = asyncio.current_task()
         done = 0
-        while ticks is None or done < ticks:
-            action = await self.tick()
-            done += 1
-            await self.sleeper(self.wait_seconds(action) if action.kind == "wait" else 0.0)
+        try:
+            while ticks is None or done < ticks:
+                action = await self.tick()
+                done += 1
+                await self.sleeper(self.wait_seconds(action) if action.kind == "wait" else 0.0)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+
+    def status(self) -> ComponentStatus:
+        last = self.actions[-1] if self.actions else None
+        return ComponentStatus(
+            name=self.name, state="running" if self._task is not None and not self._task.done() else "stopped",
+            counters={"actions": len(self.actions)},
+            details={"last_action": f"{last.kind} {last.date}: {last.reason}" if last else None,
+                     "timezone": self.schedule.timezone, "day_start": self.schedule.day_start,
+                     "day_end": self.schedule.day_end, "auto_roll": self.schedule.auto_roll})
 
     async def stop(self) -> None:
-        return None
+        """Stop deciding: an operation in progress is interrupted (``resume`` finishes it
+        at the next start)."""
+        self._stopping = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()

@@ -84,6 +84,7 @@ class DayEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     ok: bool | None = None
     detail: str | None = None
     error: str | None = None
+    seconds: float | None = None
     stats: dict[str, Any] | None = None
 
 
@@ -134,7 +135,7 @@ def transition(
 
 def step_event(date: str, phase: str, result: StepResult, *, now_ns: int) -> DayEvent:
     return DayEvent(kind="step", date=date, ts=now_ns, phase=phase, step=result.name, ok=result.ok,
-                    detail=result.detail or None, error=result.error)
+                    detail=result.detail or None, error=result.error, seconds=result.seconds)
 
 
 def apply(record: DayRecord, event: DayEvent) -> DayRecord:
@@ -143,18 +144,20 @@ def apply(record: DayRecord, event: DayEvent) -> DayRecord:
         return record
     new = msgspec.structs.replace(record)
     if event.kind == "step":
-        result = StepResult(name=event.step or "?", ok=bool(event.ok), detail=event.detail or "", error=event.error)
-        new.steps = [*record.steps, result]
+        result = StepResult(name=event.step or "?", ok=bool(event.ok), detail=event.detail or "", error=event.error,
+                            seconds=event.seconds or 0.0)
+        same_phase = event.phase == record.phase
+        new.steps = [*record.steps, result] if same_phase else [result]
+        new.phase = event.phase
         if not result.ok:
             new.step, new.error = result.name, result.error
         return new
     target = DayState(event.to_state or record.state)
     new.state = target
     new.since = event.ts
-    if target in (DayState.STARTING, DayState.ENDING) or (target is DayState.ACTIVE and event.phase == "recover"):
+    if target in (DayState.STARTING, DayState.ENDING):
         new.steps = []
-    if event.phase:
-        new.phase = event.phase
+    new.phase = event.phase
     if target in (DayState.FAILED, DayState.ERROR):
         new.step, new.error = event.step, event.error
     elif target in (DayState.ACTIVE, DayState.COMPLETE, DayState.STARTING, DayState.ENDING):

@@ -72,7 +72,7 @@ def _local(ctx: DayContext, name: str) -> bool:
 
 
 async def sync_secmaster(ctx: DayContext) -> str:
-    service = ctx.host.component("secmaster") if ctx.host is not None else None
+    service: Any = ctx.host.component("secmaster") if ctx.host is not None else None
     own = service is None
     if own:
         from ssmd.secmaster.service import SecmasterService

@@ -172,7 +172,7 @@ class ClientConnection:
                 self.sending = False
                 self.progress.set()
                 self._account(batch, now)
-        except ConnectionClosed:
+        except (ConnectionClosed, OSError):  # the client went away mid-write
             session.state = "closed"
 
     async def room(self) -> None:
@@ -185,7 +185,7 @@ class ClientConnection:
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await self.ws.close(self.session.close_code, self.session.close_reason)
-        except (TimeoutError, ConnectionClosed):
+        except (TimeoutError, ConnectionClosed, OSError):
             pass
         self.ws.transport.abort()
 
@@ -210,7 +210,7 @@ class ClientConnection:
                     batch = buf.pop_batch(BATCH, slots=False)
                     await send_batch(self.ws, [e.data for e in batch])
                 await self.ws.close(session.close_code, session.close_reason)
-        except (TimeoutError, ConnectionClosed):
+        except (TimeoutError, ConnectionClosed, OSError):
             self.ws.transport.abort()
         finally:
             buf.clear()

@@ -8,7 +8,6 @@ upgraded and must send ``{"action":"auth","key":...}`` as its first message.
 
 from __future__ import annotations
 
-import collections
 import http
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from ssmd.gateway.service import Gateway
 
 STREAM_PATH = "/v1/stream"
-ARCHIVE_REFRESH_SECONDS = 5.0
 log = get_logger("gateway")
 
 
@@ -104,25 +102,3 @@ def _disconnect_reason(code: int, reason: str) -> str:
     if "operator" in reason:
         return "operator"
     return "client"
-
-
-async def archive_trades(gw: Gateway, ticker: str, limit: int) -> list[dict[str, Any]]:
-    """The last ``limit`` trades of ``ticker`` today from the archive (oldest first)."""
-    import asyncio
-
-    from ssmd import client_messages as cm
-    from ssmd.day.calendar import day_partition
-
-    if getattr(gw.backends, "storage", None) is None:
-        return []
-    try:
-        from ssmd.catalog.replay import ReplayQuery, replay_records
-
-        catalog = await gw._open_catalog(ARCHIVE_REFRESH_SECONDS)
-        date = day_partition(gw.env.schedule, gw.clock.now_ns())
-        query = ReplayQuery(date=date, symbols=[ticker], types=["trade"])
-        trades = await asyncio.to_thread(lambda: collections.deque(replay_records(catalog, query), maxlen=limit))
-    except Exception as exc:  # the archive is a bonus here: live trades still answer
-        log.warning("archive trades unavailable", ticker=ticker, error=type(exc).__name__)
-        return []
-    return [cm.trade_message(t) for t in trades]  # type: ignore[arg-type]

@@ -3,7 +3,8 @@
 Records come from the catalog (``ssmd.catalog.replay.replay_records``, read in a worker
 thread in chunks) and go through a private ``LiveState(replay=True)``, so a replayed
 message has exactly the live shape plus ``"replay": true`` (order books rebuilt from the
-archived snapshot + deltas). Messages are paced in exchange time divided by ``speed`` and
+archived snapshot + deltas; a replay with ``from`` starts with the full books as of
+that time). Messages are paced in exchange time divided by ``speed`` and
 wait for room in the client's buffer: a replay is never dropped, it slows to the client.
 """
 
@@ -13,7 +14,6 @@ import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from ssmd.clock import Clock
 from ssmd.errors import SsmdError
@@ -58,7 +58,7 @@ async def stream_replay(session: Session, request: proto.Request, open_records: 
     end = parse_bound(action.end, action.date, "to")
     if start is not None and end is not None and end <= start:
         raise proto.BadRequest("replay: to must be after from")
-    records = await open_records(action, start, end)
+    records = await open_records(action, None, end)  # from the day's start: books need their history
     session.send_control(proto.reply("replay_started", request), clock.monotonic())
     state = LiveState(replay=True)
     count = 0
@@ -71,6 +71,15 @@ async def stream_replay(session: Session, request: proto.Request, open_records: 
         for record in chunk:
             if session.state != "open":
                 return count
+            if start is not None:
+                if record.ts < start:
+                    state.apply(record)  # rebuild the books up to the window, silently
+                    continue
+                start = None
+                for ticker, market in sorted(state.markets.items()):
+                    if market.book is not None:
+                        await _queue(session, state.book_message(ticker), "orderbook", ticker, clock, room)
+                        count += 1
             if action.speed > 0:
                 if first_ts is None:
                     first_ts, t0 = record.ts, clock.monotonic()
@@ -78,13 +87,19 @@ async def stream_replay(session: Session, request: proto.Request, open_records: 
                 if wait > 0:
                     await asyncio.sleep(wait)
             update = state.apply(record)
-            while session.buffer.utilisation >= 0.5 and session.state == "open":
-                await room()
-            session.buffer.push(Entry(update.data, update.kind, update.ticker, clock.monotonic(), forced=True))
-            session.notify()
+            await _queue(session, update.data, update.kind, update.ticker, clock, room)
             count += 1
     session.send_control(proto.reply("replay_finished", request, messages=count), clock.monotonic())
     return count
+
+
+async def _queue(session: Session, data: bytes, kind: str, ticker: str, clock: Clock,
+                 room: Callable[[], Awaitable[None]]) -> None:
+    """Queue one replayed message, waiting while the client's buffer is half full."""
+    while session.buffer.utilisation >= 0.5 and session.state == "open":
+        await room()
+    session.buffer.push(Entry(data, kind, ticker, clock.monotonic(), forced=True))
+    session.notify()
 
 
 async def run_replay(session: Session, request: proto.Request, open_records: OpenRecords, clock: Clock,
@@ -97,6 +112,3 @@ async def run_replay(session: Session, request: proto.Request, open_records: Ope
     except SsmdError as exc:
         session.send_control(proto.error(f"replay: {exc}", request.raw), clock.monotonic())
 
-
-def no_archive(*_: Any) -> Awaitable[Iterator[Record]]:
-    raise proto.BadRequest("replay: this gateway has no archive to replay from")

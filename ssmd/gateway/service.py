@@ -23,6 +23,7 @@ from ssmd.config.model import Environment
 from ssmd.errors import ConfigError, NotFoundError
 from ssmd.gateway import endpoint
 from ssmd.gateway import protocol as proto
+from ssmd.gateway.archive import Archive
 from ssmd.gateway.connection import ClientConnection
 from ssmd.gateway.replay import run_replay
 from ssmd.gateway.rest import RestApi
@@ -80,9 +81,7 @@ class Gateway:
         self._errors = 0
         self._last_error: str | None = None
         self._counts = dict.fromkeys(RECORD_TYPES, 0)
-        self._catalog: Any = None
-        self._catalog_lock = asyncio.Lock()
-        self._catalog_refreshed = -1e9
+        self.archive = Archive(env, backends, clock)
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def ready(self) -> str:
@@ -122,9 +121,7 @@ class Gateway:
                 await sub.close()
             self._server.close()
             await self._server.wait_closed()
-            if self._catalog is not None:
-                self._catalog.close()
-                self._catalog = None
+            self.archive.close()
             self._state = "stopped"
             self._ready.clear()
 
@@ -256,32 +253,11 @@ class Gateway:
         conn.spawn(run_replay(conn.session, request, self._open_records, self.clock, conn.room))
 
     # ---- archive ------------------------------------------------------------------------
-    async def _open_catalog(self, max_age: float = 0.0) -> Any:
-        from ssmd.catalog import Catalog
-
-        async with self._catalog_lock:
-            now = self.clock.monotonic()
-            if self._catalog is None:
-                self._catalog = await Catalog.open(self.env, self.backends.storage, database=":memory:")
-                self._catalog_refreshed = now
-            elif now - self._catalog_refreshed > max_age:
-                await self._catalog.refresh()
-                self._catalog_refreshed = now
-            return self._catalog
-
     async def _open_records(self, action: proto.Replay, start: int | None, end: int | None) -> Any:
-        from ssmd.catalog.replay import ReplayQuery, replay_records
-
-        catalog = await self._open_catalog()
-        rows = catalog.con.execute("SELECT count(*) FROM ssmd_files WHERE date = ? AND status = 'ok'",
-                                   [action.date]).fetchall()
-        if not rows[0][0]:
-            raise proto.BadRequest(f"replay: no archived data for {action.date}")
-        return replay_records(catalog, ReplayQuery(date=action.date, symbols=action.symbols,
-                                                   start_ns=start, end_ns=end))
+        return await self.archive.records(action, start, end)
 
     async def _archive_trades(self, ticker: str, limit: int) -> list[dict[str, Any]]:
-        return await endpoint.archive_trades(self, ticker, limit)
+        return await self.archive.trades(ticker, limit)
 
     # ---- connections and REST -------------------------------------------------------------
     async def _process_request(self, connection: Any, request: Any) -> Any:
@@ -293,7 +269,9 @@ class Gateway:
     # ---- status -------------------------------------------------------------------------
     def clients(self) -> list[ClientInfo]:
         now = self.clock.monotonic()
-        return [s.info(now) for s in self.router.sessions.values()]
+        infos = [s.info(now) for s in self.router.sessions.values()]
+        metrics.GATEWAY_SLOW_CONSUMERS.set(sum(1 for i in infos if i.slow))
+        return infos
 
     def disconnect(self, client_id: str, reason: str = "disconnected by the operator") -> None:
         conn = self.connections.get(client_id)

@@ -47,7 +47,11 @@ class _Bad(Exception):
 
 
 _PRICES: dict[str, int] = {}
-_PRICE_CACHE_MAX = 100_000
+_COUNTS: dict[str, int] = {}
+_DELTAS: dict[str, int] = {}
+_CACHE_MAX = 200_000
+"""Parsed prices and counts are memoized (prices take at most ~10k distinct values;
+counts repeat a lot); the count cache starts over when full."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SIDES = {"yes": "yes", "no": "no", "bid": "yes", "ask": "no"}
 _encode = msgspec.json.encode
@@ -62,16 +66,23 @@ def _price(text: str, field: str) -> int:
             raise _Bad("bad_value", f"{field}: {exc}") from None
         if not 0 <= value <= PRICE_SCALE:
             raise _Bad("bad_value", f"{field}: price {text!r} outside 0..1 dollars")
-        if len(_PRICES) < _PRICE_CACHE_MAX:
+        if len(_PRICES) < _CACHE_MAX:
             _PRICES[text] = value
     return value
 
 
 def _count(text: str, field: str, signed: bool = False) -> int:
+    value = _COUNTS.get(text)
+    if value is not None:
+        return value
     if len(text) > 3 and text[-3] == "." and text.isascii():
         whole, frac = text[:-3], text[-2:]
         if whole.isdigit() and frac.isdigit():
-            return int(whole) * 100 + int(frac)
+            value = int(whole) * 100 + int(frac)
+            if len(_COUNTS) >= _CACHE_MAX:
+                _COUNTS.clear()
+            _COUNTS[text] = value
+            return value
     try:
         value = parse_count(text)
     except FixedPointError as exc:
@@ -82,15 +93,21 @@ def _count(text: str, field: str, signed: bool = False) -> int:
 
 
 def _opt_price(text: str | None, cents: int | None, field: str) -> int | None:
-    if text is not None:
-        return None if text == "" else _price(text, field)
-    return None if cents is None else cents * 100
+    if text:
+        value = _PRICES.get(text)
+        return _price(text, field) if value is None else value
+    if text is None and cents is not None:
+        return cents * 100
+    return None
 
 
 def _opt_count(text: str | None, whole: int | None, field: str) -> int | None:
-    if text is not None:
-        return None if text == "" else _count(text, field)
-    return None if whole is None else whole * 100
+    if text:
+        value = _COUNTS.get(text)
+        return _count(text, field) if value is None else value
+    if text is None and whole is not None:
+        return whole * 100
+    return None
 
 
 def _rfc3339_ns(text: str, field: str) -> int:
@@ -202,7 +219,12 @@ def _delta(msg: wire.OrderbookDelta, received_at: int) -> list[Record]:
     if price is None:
         raise _Bad("missing_field", "orderbook_delta: no price_dollars")
     if m.delta_fp:
-        delta = _count(m.delta_fp, "delta_fp", signed=True)
+        delta = _DELTAS.get(m.delta_fp)
+        if delta is None:
+            delta = _count(m.delta_fp, "delta_fp", signed=True)
+            if len(_DELTAS) >= _CACHE_MAX:
+                _DELTAS.clear()
+            _DELTAS[m.delta_fp] = delta
     elif m.delta is not None:
         delta = m.delta * 100
     else:

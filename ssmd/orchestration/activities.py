@@ -194,7 +194,11 @@ class DayActivities:
 
     @activity.defn(name="ssmd.sync_secmaster")
     async def sync_secmaster(self) -> str:
-        ctx = DayContext(env=self.env, backends=self.backends, date=self.today(), host=self.host, clock=self.clock)
+        """The periodic sync: only while a day runs (``secmaster.refresh_minutes``)."""
+        current = await self.store.current()
+        if current is None or current.state not in RUNNING:
+            return "skipped: no trading day is running"
+        ctx = DayContext(env=self.env, backends=self.backends, date=current.date, host=self.host, clock=self.clock)
         try:
             return await self.steps["sync_secmaster"](ctx)
         except Exception as exc:

@@ -189,7 +189,8 @@ class ControlServer:
                 sock.bind((self.host, self.port))
             except OSError as exc:
                 sock.close()
-                raise SsmdError(f"control API: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
+                reason = exc.strerror or exc
+                raise SsmdError(f"control API: cannot listen on {self.host}:{self.port}: {reason}") from None
             sock.listen(128)
             sock.setblocking(False)
             self._sock = sock
@@ -204,10 +205,10 @@ class ControlServer:
         self.bind()
         assert self._sock is not None
         self._stopped.clear()
-        runner = web.AppRunner(make_app(self.target), access_log=None, handle_signals=False)
+        runner = web.AppRunner(make_app(self.target), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await web.SockSite(runner, self._sock, shutdown_timeout=1.0).start()
+            await web.SockSite(runner, self._sock).start()
             self._state = "running"
             log.info("control API listening", url=self.url)
             await self._stopped.wait()

@@ -17,6 +17,10 @@ from ssmd.clock import Clock
 from ssmd.day.state import DayRecord
 from ssmd.status import ClientInfo, ComponentStatus, DayInfo, GapInfo, SystemStatus
 
+NOT_MESSAGES = frozenset({"published", "dead_letters", "duplicates", "discarded", "subscribed", "unsubscribed",
+                          "ok", "error", "list_subscriptions"})
+"""Connector counters that are not market-data messages received."""
+
 
 class RateMeter:
     """Per-second rates from successive counter samples over ``window`` seconds."""
@@ -47,8 +51,8 @@ def day_info(record: DayRecord | None) -> DayInfo:
 def gaps_of(components: list[ComponentStatus]) -> list[GapInfo]:
     out: list[GapInfo] = []
     for status in components:
-        recent = (status.details.get("gaps") or {}).get("recent") if isinstance(status.details.get("gaps"), dict) else None
-        for gap in recent or []:
+        gaps = status.details.get("gaps")
+        for gap in (gaps.get("recent") if isinstance(gaps, dict) else None) or []:
             try:
                 out.append(msgspec.convert(gap, GapInfo))
             except msgspec.ValidationError:
@@ -61,8 +65,7 @@ def day_stats(components: list[ComponentStatus]) -> dict[str, Any]:
     stats: dict[str, Any] = {}
     for status in components:
         if status.name == "connector":
-            received = {k: v for k, v in status.counters.items()
-                        if "." not in k and k not in ("published", "dead_letters", "duplicates", "discarded")}
+            received = {k: v for k, v in status.counters.items() if "." not in k and k not in NOT_MESSAGES}
             stats["messages"] = sum(received.values())
             stats["by_type"] = received
             stats["records"] = sum(v for k, v in status.counters.items() if k.startswith("records."))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +100,9 @@ class Supervisor:
         task = self._task(name)
         await self._ready.wait()
         if task.task is not None and not task.task.done():
-            return
+            if task.state not in ("failed", "stopped"):
+                return
+            await asyncio.wait({task.task})  # it is on its way out (failure hook, last log line)
         if self._shutdown.is_set():
             raise SsmdError(f"cannot start {name}: shutting down")
         task.failures.clear()
@@ -120,17 +122,15 @@ class Supervisor:
             async with asyncio.timeout(self.policy.stop_timeout):
                 if task.component is not None:
                     await task.component.stop()
-                await asyncio.shield(task.task)
+                await asyncio.wait({task.task})
         except TimeoutError:
-            log.warning("stop timed out; cancelling", component=name, timeout=self.policy.stop_timeout)
+            log.warning("stop timed out; cancelling", task=name, timeout=self.policy.stop_timeout)
             task.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task.task
+            await asyncio.wait({task.task}, timeout=5.0)
         except Exception as exc:
-            log.error("stop failed", component=name, error=f"{type(exc).__name__}: {exc}")
+            log.error("stop failed", task=name, error=f"{type(exc).__name__}: {exc}")
             task.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task.task
+            await asyncio.wait({task.task}, timeout=5.0)
         task.state = "stopped"
         self.stop_order.append(name)
 
@@ -138,7 +138,7 @@ class Supervisor:
         return [self._status(t) for t in self._tasks.values()]
 
     # ---- running ----------------------------------------------------------------------
-    async def run(self, after_start: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def run(self, after_start: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         """Start the autostart tasks and supervise until ``shutdown()`` finishes."""
         try:
             async with asyncio.TaskGroup() as tg:
@@ -175,7 +175,7 @@ class Supervisor:
             async with asyncio.timeout(deadline):
                 for stage in sorted({t.stage for t in self._tasks.values()}):
                     names = [t.name for t in self._tasks.values() if t.stage == stage]
-                    log.info("stopping", stage=stage, components=names)
+                    log.info("stopping", stage=stage, tasks=names)
                     await asyncio.gather(*(self.stop(n) for n in names))
         except TimeoutError:
             log.error("shutdown deadline passed; cancelling what is left", deadline=deadline)
@@ -209,7 +209,7 @@ class Supervisor:
                 task.state = "stopped"
                 if error is not None:
                     task.last_error = _describe(error)
-                log.info("component stopped", component=task.name)
+                log.info("task stopped", task=task.name)
                 return
             if not await self._after_failure(task, error):
                 return
@@ -226,16 +226,19 @@ class Supervisor:
         if fatal or len(task.failures) > self.policy.max_restarts:
             task.state = "failed"
             why = "fatal error" if fatal else f"{len(task.failures)} failures in {self.policy.window_seconds:g} s"
-            log.error("component failed; not restarting", component=task.name, reason=why, error=task.last_error)
+            log.error("component failed; not restarting", task=task.name, reason=why, error=task.last_error)
             if self.on_failed is not None and task.critical:
-                await self.on_failed(task.name, task.last_error)
+                try:
+                    await self.on_failed(task.name, task.last_error)
+                except Exception as exc:
+                    log.error("failure hook failed", task=task.name, error=f"{type(exc).__name__}: {exc}")
             return False
         assert task.delays is not None
         delay = next(task.delays)
         task.state = "restarting"
         task.restarts += 1
         COMPONENT_RESTARTS.labels(component=task.name).inc()
-        log.warning("component failed; restarting", component=task.name, error=task.last_error,
+        log.warning("component failed; restarting", task=task.name, error=task.last_error,
                     delay=round(delay, 3), restarts=task.restarts)
         task.wake.clear()
         if self.sleeper is not None:
@@ -268,4 +271,6 @@ class Supervisor:
 
 def _describe(exc: BaseException) -> str:
     text = str(exc)
-    return text if isinstance(exc, SsmdError) and text else f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, SsmdError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -30,6 +31,7 @@ _TYPES: dict[str, pa.DataType] = {
     "floor_strike": pa.float64(),
     "cap_strike": pa.float64(),
 }
+MARKET_SCHEMA = pa.schema([pa.field(f, _TYPES.get(f, pa.string())) for f in FIELDS])
 SCHEMA = pa.schema(
     [
         pa.field("valid_from", pa.timestamp("us", tz="UTC"), nullable=False),
@@ -37,7 +39,7 @@ SCHEMA = pa.schema(
         pa.field("change", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
         pa.field("changed_fields", pa.list_(pa.string())),
-        *(pa.field(f, _TYPES.get(f, pa.string())) for f in FIELDS),
+        *MARKET_SCHEMA,
     ]
 )
 _DUCK = {"string": "VARCHAR", "int64": "BIGINT", "bool": "BOOLEAN", "double": "DOUBLE",
@@ -55,20 +57,18 @@ def version_path(env: Environment, ts: int, seq: int) -> str:
 
 def to_parquet(changes: list[Change], start_seq: int = 0) -> bytes:
     """The Parquet bytes of a batch of changes (one version row each)."""
-    columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
-    for i, change in enumerate(changes):
-        market = change.market
-        columns["valid_from"].append(change.ts // 1000)
-        columns["seq"].append(start_seq + i)
-        columns["change"].append(change.type)
-        columns["source"].append(change.source)
-        columns["changed_fields"].append(sorted(change.changes))
-        for name in FIELDS:
-            value = getattr(market, name) if market is not None else None
-            columns[name].append(change.ticker if name == "ticker" else value)
-    table = pa.table(columns, schema=SCHEMA)
+    rows = msgspec.to_builtins([c.market if c.market is not None else {"ticker": c.ticker} for c in changes])
+    markets = pa.Table.from_pylist(rows, schema=MARKET_SCHEMA)
+    columns: dict[str, Any] = {
+        "valid_from": pa.array([c.ts // 1000 for c in changes], SCHEMA.field("valid_from").type),
+        "seq": pa.array(range(start_seq, start_seq + len(changes)), pa.int64()),
+        "change": pa.array([c.type for c in changes], pa.string()),
+        "source": pa.array([c.source for c in changes], pa.string()),
+        "changed_fields": pa.array([sorted(c.changes) for c in changes], pa.list_(pa.string())),
+    }
+    columns.update((name, markets.column(name)) for name in FIELDS)
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(pa.table(columns, schema=SCHEMA), sink, compression="zstd")
     return sink.getvalue()
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ssmd.simulator.simulator import Simulator
 
 LOW_WATER = 2_000
+BATCH = 64
 
 
 class Conn:
@@ -58,16 +59,21 @@ class Conn:
             self.buf.extend(self.session.kill(channel, 25))
 
     async def writer(self) -> None:
-        ws, buf, sent = self.ws, self.buf, self.sent
+        """Send queued frames in order, many per socket write (one flow-control wait)."""
+        ws, buf, sent, protocol = self.ws, self.buf, self.sent, self.ws.protocol
         while True:
             await self.wake.wait()
             self.wake.clear()
             while buf and not self.stalled:
-                channel, frame = buf.popleft()
-                await ws.send(frame, text=True)
-                sent[channel] = sent.get(channel, 0) + 1
+                batch = [buf.popleft() for _ in range(min(len(buf), BATCH))]
+                async with ws.send_context():
+                    for _, frame in batch:
+                        protocol.send_text(frame)
+                    ws.transport.write(b"".join(protocol.data_to_send()))  # one write, not one per frame
+                for channel, _ in batch:
+                    sent[channel] = sent.get(channel, 0) + 1
                 if self.log is not None:
-                    self.log.append(frame)
+                    self.log.extend(frame for _, frame in batch)
                 if len(buf) <= LOW_WATER:
                     self.drained.set()
             self.drained.set()
@@ -79,7 +85,7 @@ class Conn:
             if not self.sim.allow_command(self):
                 self.push([(CONTROL, frames.error(27))])
                 continue
-            if self.sim.settings.interleave and self.session.has_data_subs():
+            if self.sim.settings.interleave and not self.sim.settings.replay and self.session.has_data_subs():
                 self.sim.pump_now(1)
             before = self.session.next_sid
             self.push(self.session.handle(message))
@@ -93,6 +99,8 @@ class Conn:
             await asyncio.sleep(interval)
             if self.stalled:
                 continue
+            # Kalshi sends the same payload every time: forget the unanswered one first
+            self.ws.pending_pings.pop(b"heartbeat", None)
             try:
                 waiter = await self.ws.ping(b"heartbeat")
             except ConnectionClosed:

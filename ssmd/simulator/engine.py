@@ -15,7 +15,7 @@ from typing import Any
 from ssmd.fixed import format_price
 from ssmd.simulator import frames
 from ssmd.simulator.book import ONE, SimBook
-from ssmd.simulator.universe import S, Market, Universe, UniverseBuilder, price_ranges
+from ssmd.simulator.universe import Market, S, Universe, UniverseBuilder, price_ranges
 
 LIFECYCLE = "market_lifecycle_v2"
 

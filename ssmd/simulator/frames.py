@@ -17,6 +17,37 @@ from ssmd.simulator.universe import Market, price_ranges
 
 _enc = msgspec.json.Encoder()
 encode = _enc.encode
+_PRICES = [format_price(i) for i in range(ONE + 1)]
+
+
+def price(value: int) -> str:
+    """Dollar string of a 1e-4 $ price (table lookup on the hot path)."""
+    return _PRICES[value] if 0 <= value <= ONE else format_price(value)
+
+
+def count(value: int) -> str:
+    """Contract string of a 1e-2 count, e.g. 11 -> "0.11", -1550 -> "-15.50"."""
+    if value >= 0:
+        return f"{value // 100}.{value % 100:02d}"
+    return format_count(value)
+
+
+class TimeText:
+    """RFC 3339 text of the current millisecond, computed once per distinct ms."""
+
+    __slots__ = ("ms", "text")
+
+    def __init__(self) -> None:
+        self.ms = -1
+        self.text = ""
+
+    def of(self, ms: int) -> str:
+        if ms != self.ms:
+            self.ms, self.text = ms, _rfc3339_us(ms)
+        return self.text
+
+
+_time = TimeText()
 
 ERRORS = {
     1: "Unable to process message", 2: "Params required", 3: "Channels required",
@@ -77,35 +108,32 @@ def ticker_msg(book: SimBook, ts_ms: int, legacy: bool = False) -> bytes:
         })
     return encode({
         "market_ticker": m.ticker, "market_id": m.market_id,
-        "price_dollars": format_price(book.last_price or 0),
-        "yes_bid_dollars": format_price(bid), "yes_ask_dollars": format_price(ask),
-        "yes_bid_size_fp": format_count(bid_size), "yes_ask_size_fp": format_count(ask_size),
-        "last_trade_size_fp": format_count(book.last_size), "volume_fp": format_count(book.volume),
-        "open_interest_fp": format_count(book.open_interest),
+        "price_dollars": price(book.last_price or 0),
+        "yes_bid_dollars": price(bid), "yes_ask_dollars": price(ask),
+        "yes_bid_size_fp": count(bid_size), "yes_ask_size_fp": count(ask_size),
+        "last_trade_size_fp": count(book.last_size), "volume_fp": count(book.volume),
+        "open_interest_fp": count(book.open_interest),
         "dollar_volume": book.dollar_volume // 1_000_000, "dollar_open_interest": book.dollar_oi // 1_000_000,
-        "ts": ts_ms // 1000, "ts_ms": ts_ms, "time": _rfc3339_us(ts_ms),
+        "ts": ts_ms // 1000, "ts_ms": ts_ms, "time": _time.of(ts_ms),
     })
 
 
-def trade_msg(trade_id: str, ticker: str, yes_price: int, count: int, taker: str, ts_ms: int,
+def trade_msg(trade_id: str, ticker: str, yes_price: int, size: int, taker: str, ts_ms: int,
               block: bool = False, bad_number: bool = False) -> bytes:
     return encode({
         "trade_id": trade_id, "market_ticker": ticker,
-        "yes_price_dollars": format_price(yes_price), "no_price_dollars": format_price(ONE - yes_price),
-        "count_fp": "1.2.3" if bad_number else format_count(count),
+        "yes_price_dollars": price(yes_price), "no_price_dollars": price(ONE - yes_price),
+        "count_fp": "1.2.3" if bad_number else count(size),
         "taker_side": taker, "taker_outcome_side": taker,
         "taker_book_side": "bid" if taker == "yes" else "ask", "is_block_trade": block,
         "ts": ts_ms // 1000, "ts_ms": ts_ms,
     })
 
 
-def delta_msg(m: Market, side: str, price: int, delta: int, ts_ms: int, yes_price: bool = False) -> bytes:
-    if yes_price and side == "no":
-        price = ONE - price
+def delta_msg(m: Market, side: str, level: int, delta: int, ts_ms: int) -> bytes:
     return encode({
-        "market_ticker": m.ticker, "market_id": m.market_id, "price_dollars": format_price(price),
-        "delta_fp": format_count(delta), "side": side,
-        "ts": _rfc3339_us(ts_ms), "ts_ms": ts_ms,
+        "market_ticker": m.ticker, "market_id": m.market_id, "price_dollars": price(level),
+        "delta_fp": count(delta), "side": side, "ts": _time.of(ts_ms), "ts_ms": ts_ms,
     })
 
 

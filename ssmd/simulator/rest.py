@@ -16,7 +16,7 @@ from typing import Any
 from ssmd.clock import rfc3339
 from ssmd.fixed import format_count, format_price
 from ssmd.simulator.book import ONE, SimBook
-from ssmd.simulator.universe import S, Event, Market, Series, Universe, price_ranges
+from ssmd.simulator.universe import Event, Market, S, Series, Universe, price_ranges
 
 Reply = tuple[int, Any]
 STATUS_FILTER = {

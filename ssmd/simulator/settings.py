@@ -29,8 +29,9 @@ class SimSettings:
     epoch_ns: int | None = None
     """Anchor of the universe's times (default: the clock's now at start)."""
     auth: AuthMode = "open"
-    """``required``: signed upgrade needed; ``optional``: unsigned connections allowed but
-    private channels answer error 9; ``open``: no checks (signatures still verified if sent)."""
+    """``required``: a signed upgrade is needed; ``optional``: unsigned connections are
+    allowed but private channels answer error 9 (signed ones are verified); ``open``: no
+    checks at all, every connection may use every channel."""
     public_keys: dict[str, str] = field(default_factory=dict)
     """Key id -> public (or private) key PEM text or file path."""
     refuse_status: int = 401

@@ -75,6 +75,8 @@ class Simulator(ControlMixin):
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopped = asyncio.Event()
+        self.ready = asyncio.Event()
+        """Set once the port is bound (``ws_url`` and ``rest_url`` are valid)."""
         self._started_ns: int | None = None
         self._cmd_budget: dict[str, tuple[float, float]] = {}
         self.port = 0
@@ -108,6 +110,7 @@ class Simulator(ControlMixin):
             self._tasks.append(asyncio.create_task(self._generate_loop()))
             if self.settings.lifecycle_interval > 0:
                 self._tasks.append(asyncio.create_task(self._lifecycle_loop()))
+        self.ready.set()
         self.log.info("simulator listening", ws=self.ws_url, rest=self.rest_url,
                       markets=len(self.engine.universe.markets))
 
@@ -121,6 +124,7 @@ class Simulator(ControlMixin):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
+        self.ready.clear()
         self._stopped.set()
 
     async def run(self) -> None:

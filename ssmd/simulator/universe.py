@@ -165,8 +165,9 @@ class UniverseBuilder:
         rng = self.rng
         n = 2 if series.kind == "game" else rng.randint(1, 6)
         if statuses is not None:
-            n = min(n, len(statuses))
             status = statuses[0]
+            run = next((i for i, st in enumerate(statuses) if st != status), len(statuses))
+            n = min(n, run)  # one event's markets share their times, so their status
         else:
             status = "initialized"
         self._event_count += 1

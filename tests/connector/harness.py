@@ -55,8 +55,16 @@ class Harness:
     def processed(self) -> int:
         return sum(self.connector.stats.received.values())
 
+    def _caught_up(self) -> bool:
+        return all(not c.buf for c in self.sim.conns.values()) and self.processed == self.sim.frames_sent()
+
     async def settle(self, what: str = "every frame sent to be processed") -> None:
-        await until(lambda: self.processed == self.sim.frames_sent(), what=what)
+        """Wait until the simulator has nothing queued and the connector processed every
+        frame written (three checks in a row, so a frame being written is not missed)."""
+        for _ in range(3):
+            await until(self._caught_up, what=what)
+            await asyncio.sleep(0.005)
+        await until(self._caught_up, what=what)
 
     async def live(self, index: int = 0) -> None:
         await until(lambda: len(self.connector.connections) > index, what="connection")

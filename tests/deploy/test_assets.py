@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +86,27 @@ def test_dockerfile_is_multistage_slim_nonroot_with_healthcheck() -> None:
         if line.startswith(("ENV ", "ARG ")):
             assert not re.search(r"(PASSWORD|API_KEY|API_SECRET|TOKEN)\s*=", line), line
         assert not re.search(r"COPY .*(\.pem|\.env|secrets)", line), line
+
+
+def test_healthcheck_command_passes_only_while_metrics_answer() -> None:
+    from prometheus_client import start_http_server
+
+    from ssmd.metrics import REGISTRY
+
+    line = next(x for x in _dockerfile() if x.startswith("HEALTHCHECK "))
+    command = json.loads(line[line.index("CMD ") + 4 :])
+    assert command[0] == "python"
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=REGISTRY)
+    port = server.server_address[1]
+    env = {**os.environ, "SSMD_METRICS_PORT": str(port)}
+    try:
+        assert subprocess.run([sys.executable, *command[1:]], env=env, timeout=30).returncode == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    failed = subprocess.run([sys.executable, *command[1:]], env=env, timeout=30, capture_output=True)
+    assert failed.returncode != 0
 
 
 def test_dockerignore_keeps_keys_and_local_state_out_of_the_build() -> None:

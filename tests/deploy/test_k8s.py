@@ -74,14 +74,25 @@ def test_kalshi_secret_is_mounted_where_the_key_resolver_reads(rendered: list[di
         assert mounts["kalshi-creds"]["readOnly"] is True
 
 
-def test_probes_resources_and_pod_security(rendered: list[dict[str, Any]]) -> None:
+def _environment(rendered: list[dict[str, Any]], folder: Path) -> Any:
+    (data,) = [o["data"]["env.yaml"] for o in rendered if o["kind"] == "ConfigMap"]
+    (folder / "env.yaml").write_text(data)
+    return load_environment(str(folder / "env.yaml"))
+
+
+def test_probes_resources_and_pod_security(rendered: list[dict[str, Any]], tmp_path: Path) -> None:
+    env = _environment(rendered, tmp_path)
     for name, deployment in _objects(rendered, "Deployment").items():
         pod = deployment["spec"]["template"]["spec"]
         container = _container(deployment)
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports["metrics"] == 9464
         assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
-        assert container["readinessProbe"]["httpGet"]["port"] in ports
+        if name == "ssmd-worker":
+            assert container["readinessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+        else:
+            command = container["readinessProbe"]["exec"]["command"]
+            assert command[:2] == ["python", "-c"] and f"http://127.0.0.1:{env.control.port}/readyz" in command[2]
         assert container["startupProbe"]["httpGet"]["path"] == "/metrics"
         assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
         assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
@@ -93,8 +104,7 @@ def test_probes_resources_and_pod_security(rendered: list[dict[str, Any]]) -> No
         assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
         assert sc["capabilities"]["drop"] == ["ALL"]
         assert pod["terminationGracePeriodSeconds"] >= 30
-    gateway = _container(_objects(rendered, "Deployment")["ssmd-gateway"])
-    assert gateway["readinessProbe"]["httpGet"] == {"path": "/v1/health", "port": "http"}
+    assert env.control.host == "127.0.0.1"  # the control API (day actions) stays inside the pod
 
 
 def test_services_monitoring_and_tls_ingress(rendered: list[dict[str, Any]]) -> None:
@@ -158,3 +168,37 @@ def test_argocd_application_points_at_the_prod_overlay() -> None:
     assert app["spec"]["source"]["path"] == "k8s/overlays/prod"
     assert (ROOT / app["spec"]["source"]["path"] / "kustomization.yaml").is_file()
     assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "ssmd"}
+
+
+async def test_readiness_command_follows_the_control_api(rendered: list[dict[str, Any]]) -> None:
+    """The exec probe passes on 200 from /readyz and fails on 503 (a component not running)."""
+    import asyncio
+    import sys
+
+    from aiohttp import web
+
+    ready = {"value": False}
+
+    async def readyz(_: web.Request) -> web.Response:
+        return web.json_response({"ready": ready["value"]}, status=200 if ready["value"] else 503)
+
+    app = web.Application()
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    command = _container(_objects(rendered, "Deployment")["ssmd-connector"])["readinessProbe"]["exec"]["command"]
+    script = command[2].replace("127.0.0.1:8766", f"127.0.0.1:{port}")
+
+    async def probe() -> int:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stderr=asyncio.subprocess.DEVNULL)
+        return await asyncio.wait_for(proc.wait(), 30)
+
+    try:
+        assert await probe() != 0
+        ready["value"] = True
+        assert await probe() == 0
+    finally:
+        await runner.cleanup()

@@ -27,7 +27,8 @@ def make_env(tmp_path: Path, keys: dict[str, Any] | None = None, **gateway: Any)
     return msgspec.convert({
         "name": "gwtest", "feed": "kalshi", "schema": "trade:v1",
         "transport": {"type": "memory"},
-        "storage": {"type": "local", "path": str(tmp_path / "data"), "buckets": {"raw": "raw", "normalized": "normalized"}},
+        "storage": {"type": "local", "path": str(tmp_path / "data"),
+                    "buckets": {"raw": "raw", "normalized": "normalized"}},
         "cache": {"type": "memory"}, "journal": {"type": "memory"},
         "gateway": {"host": "127.0.0.1", "port": 0, **gateway},
         "keys": keys or {},

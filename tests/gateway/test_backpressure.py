@@ -3,7 +3,6 @@ its memory stays bounded, and the other clients are not affected."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,8 @@ BUFFER_BYTES = 256 * 1024
 
 
 def deep_book(n: int) -> OrderbookSnapshot:
-    """~20 kB as a client message: 400 levels a side."""
-    levels = tuple((p, 100 + n) for p in range(1, 401))
+    """~15 kB as a client message: 400 levels a side; the top bid's size is n + 1 contracts."""
+    levels = tuple((p, 100 * (n + 1)) for p in range(1, 401))
     return OrderbookSnapshot(ts=T0 + n, received_at=T0 + n, ticker=BIG, yes=levels, no=levels, sid=1, seq=n)
 
 
@@ -40,16 +39,22 @@ def stalled_socket(url: str) -> socket.socket:
     return sock
 
 
+def shrink_send_buffer(h: Harness, client_id: str) -> None:
+    """Keep the kernel from absorbing megabytes for the stalled client (fast test)."""
+    sock = h.gateway.connections[client_id].ws.transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+
+
 async def read_all(ws: Any, until_ts: int, got: list[int]) -> None:
     while True:
         msg = await recv(ws)
         if msg["type"] == "orderbook":
-            got.append(int(msg["bids"][0][1].split(".")[0]) - 100)
+            got.append(int(msg["bids"][0][1].split(".")[0]) - 1)
         if msg["type"] == "trade" and msg["trade_id"] == f"end-{until_ts}":
             return
 
 
-async def flood_until(h: Harness, healthy: Any, cond: Any, limit: int = 2000, step: int = 40) -> list[int]:
+async def flood_until(h: Harness, healthy: Any, cond: Any, limit: int = 2000, step: int = 8) -> list[int]:
     """Publish deep books in steps (the healthy client reads each step) until ``cond()``."""
     got: list[int] = []
     n = 0
@@ -69,12 +74,13 @@ async def test_stalled_client_drops_is_detected_and_others_get_everything(tmp_pa
     before = metrics.REGISTRY.get_sample_value("ssmd_gateway_messages_dropped_total", {"reason": policy}) or 0
     async with running(env) as h:
         await h.known(end_trade(0))
-        async with h.client("?symbols=*", sock=stalled_socket(h.url), max_queue=1) as stalled, \
+        async with h.client("?symbols=*", sock=stalled_socket(h.url), max_queue=1, close_timeout=0.5) as stalled, \
                 h.client("?symbols=*") as healthy:
             assert (await recv(healthy))["type"] == "subscribed"
             sessions = {i.id: i for i in h.gateway.clients()}
             stalled_id = min(sessions)  # connected first
             session = h.gateway.router.sessions[stalled_id]
+            shrink_send_buffer(h, stalled_id)
             peak = 0
 
             def dropped() -> bool:
@@ -98,10 +104,12 @@ async def test_disconnect_policy_cuts_off_the_stalled_client_only(tmp_path: Path
     env = make_env(tmp_path, buffer_messages=BUFFER_MESSAGES, buffer_bytes=BUFFER_BYTES, drop_policy="disconnect")
     async with running(env) as h:
         await h.known(end_trade(0))
-        async with h.client("?symbols=*", sock=stalled_socket(h.url), max_queue=1), \
+        async with h.client("?symbols=*", sock=stalled_socket(h.url), max_queue=1, close_timeout=0.5), \
                 h.client("?symbols=*") as healthy:
             assert (await recv(healthy))["type"] == "subscribed"
             first = min(i.id for i in h.gateway.clients())
+            shrink_send_buffer(h, first)
             await flood_until(h, healthy, lambda: first not in h.gateway.connections)
-            assert [i.id for i in h.gateway.clients()] != [first] and len(h.gateway.clients()) == 1
-            await asyncio.sleep(0)
+            remaining = h.gateway.clients()
+            assert len(remaining) == 1 and remaining[0].id != first and remaining[0].dropped == 0
+    assert (metrics.REGISTRY.get_sample_value("ssmd_gateway_disconnects_total", {"reason": "slow"}) or 0) >= 1

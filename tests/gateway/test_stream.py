@@ -120,6 +120,7 @@ async def test_conflated_mode_sends_the_latest_state_per_market(tmp_path: Path) 
         await h.known(*[ticker(A, price=1000 + i, n=i + 1) for i in range(200)])
         clock.advance(0.05)
         last, before = await recv_until(ws, lambda m: m["price"] == "0.1199")
+        assert last["ticker"] == A
         assert len(before) <= 1  # at most one interval flushed before the clock moved
         info = h.gateway.clients()
         assert [i.mode for i in info] == ["conflated"] and info[0].dropped == 0

@@ -14,7 +14,7 @@ import pytest
 from ssmd.errors import CacheError
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "redis"])
 async def cache(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     if request.param == "memory":
         from ssmd.middleware.cache.memory import MemoryCache

@@ -13,7 +13,7 @@ from ssmd.errors import NotFoundError, StorageError
 from ssmd.middleware.storage.fsspec_store import FsspecStorage
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "s3"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[FsspecStorage, str]]:
     """(storage, a fresh bucket)."""
     if request.param == "memory":

@@ -16,7 +16,7 @@ from ssmd.subjects import parse_record_subject, record_subject
 OpenBus = Callable[[], Awaitable[Transport]]
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "nats"])
 async def open_bus(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, OpenBus]]:
     """(env name, factory): each call opens a client of the same stream (for NATS, a new connection)."""
     env = f"t{uuid.uuid4().hex[:8]}"

@@ -177,3 +177,27 @@ async def test_layout_on_redis(redis_server: Any, tmp_path: Path) -> None:
         again = SecmasterService(env, backends, base_url=sim.rest_url)
         assert await again.load() == service.markets  # a second process reads what the first stored
         await again.close()
+
+
+async def test_a_connector_in_another_process_follows_through_the_journal(tmp_path: Path) -> None:
+    from ssmd.secmaster.follow import ChangeFollower
+
+    env = make_env(tmp_path, cache="local", journal="file")
+    target = Target()
+    async with Simulator(SIM) as sim:
+        _settled(sim)
+        async with await open_backends(env) as writer:
+            service = SecmasterService(env, writer, rest=_rest(sim.rest_url))
+            await service.sync()
+            async with await open_backends(env) as reader:  # what the other process opens
+                follower = ChangeFollower(env, reader, target)
+                await follower.start()
+                live = {t for t, m in service.markets.items() if m.status not in ("determined", "finalized")}
+                assert target.following == live
+                ticker = sorted(live)[0]
+                await service.apply_lifecycle(lifecycle(ticker, "determined", result="yes"))
+                await service.apply_lifecycle(lifecycle(ticker, "deactivated", is_deactivated=True))
+                assert await follower.poll() == 1  # the second record changed nothing: no entry
+                assert ticker not in target.following
+                assert await follower.poll() == 0
+            await service.close()

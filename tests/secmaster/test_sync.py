@@ -61,9 +61,9 @@ async def _check_layout(env: Environment, backends: Backends, sim: Simulator) ->
     assert last["total"] == len(universe)
 
 
-@pytest.mark.parametrize("cache", ["memory", "local"])
-async def test_full_sync_pages_and_stores_the_original_cache_layout(tmp_path: Path, cache: str) -> None:
-    env = make_env(tmp_path, cache=cache)
+@pytest.mark.parametrize(("cache", "journal"), [("memory", "memory"), ("local", "file")])
+async def test_full_sync_pages_and_stores_the_original_cache_layout(tmp_path: Path, cache: str, journal: str) -> None:
+    env = make_env(tmp_path, cache=cache, journal=journal)
     async with Simulator(SIM) as sim, await open_backends(env) as backends:
         _settled(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url), page_limit=7)
@@ -72,6 +72,9 @@ async def test_full_sync_pages_and_stores_the_original_cache_layout(tmp_path: Pa
         assert (summary.total, summary.added, summary.updated, summary.removed) == (40, 40, 0, 0)
         assert summary.requests >= 40 // 7 + 1 + 2  # market pages, events, series
         await _check_layout(env, backends, sim)
+        topic = journal_topic(env.name, "secmaster.changes")
+        seqs = [e.seq async for e in backends.journal.read(topic, StartPosition.beginning())]
+        assert seqs == list(range(1, 41))
         entries = await _journal(backends, env)
         assert sorted(e["ticker"] for e in entries) == sorted(service.markets)
         assert {e["type"] for e in entries} == {"market_added"}

@@ -205,6 +205,7 @@ async def test_private_channel_needs_auth_in_optional_mode(make_sim) -> None:  #
     async with make_sim(auth="optional") as sim:
         client = await Client.open(sim.ws_url)
         id_ = await client.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": ["X"]})
-        assert await client.reply(id_) == {"id": id_, "type": "error", "msg": {"code": 9, "msg": "Authentication required"}}
+        error = {"id": id_, "type": "error", "msg": {"code": 9, "msg": "Authentication required"}}
+        assert await client.reply(id_) == error
         assert await client.subscribe(["ticker", "trade", "market_lifecycle_v2"]) == [1, 2, 3]
         await client.close()

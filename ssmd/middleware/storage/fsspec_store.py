@@ -133,10 +133,10 @@ class FsspecStorage:
             endpoint_url=endpoint,
             client_kwargs=client_kwargs,
             config_kwargs={"retries": {"max_attempts": 1}, "connect_timeout": 5, "read_timeout": 60},
-            retries=1,
             skip_instance_cache=True,
             use_listings_cache=False,
         )
+        fs.retries = 1  # ssmd retries, with its own backoff, in ``_run``
         return cls(fs, "", kind="s3", **kwargs)
 
     # -- addressing --------------------------------------------------------------------

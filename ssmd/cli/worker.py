@@ -1,0 +1,39 @@
+"""``ssmd worker ENV``: run the Temporal worker of the trading-day workflows."""
+
+from __future__ import annotations
+
+
+def worker(env: str) -> None:
+    """Serve StartTradingDay / EndTradingDay / RollTradingDay / SyncSecmaster for ENV.
+
+    Needs ``orchestrator: {type: temporal, address, namespace, task_queue}`` in the
+    environment. Creates the day and secmaster schedules, serves until SIGTERM or Ctrl-C.
+
+    Parameters
+    ----------
+    env
+        Environment name or path.
+    """
+    import asyncio
+    import signal
+
+    from ssmd import metrics
+    from ssmd.config.load import load_environment
+    from ssmd.errors import ConfigError
+    from ssmd.orchestration.worker import run_worker
+
+    loaded = load_environment(env)
+    if loaded.orchestrator.type != "temporal":
+        raise ConfigError(loaded.name, "orchestrator.type",
+                          f"is {loaded.orchestrator.type!r}; `ssmd worker` needs temporal")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if loaded.metrics.port:
+            metrics.serve(loaded.metrics.host, loaded.metrics.port)
+        await run_worker(loaded, stop)
+
+    asyncio.run(main())

@@ -1,0 +1,367 @@
+"""NATS JetStream transport (nats-py): the environment's stream holds ``{env}.>``.
+
+Publishing is a JetStream request carrying ``Nats-Msg-Id``; when the server goes away the
+client reconnects forever and ``publish`` retries with the same id until
+``publish_timeout``, so a retried message is stored once. Consumers are pull consumers
+with explicit ack (durable or ephemeral); ``subscribe_latest`` is a core subscription
+feeding a bounded drop-oldest buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js import api
+
+from ssmd.clock import rfc3339
+from ssmd.config.model import JetStreamConfig
+from ssmd.errors import TransportError
+from ssmd.log import get_logger
+from ssmd.middleware.transport.base import StartPosition
+from ssmd.middleware.transport.subjects import check_filter, check_subject
+from ssmd.retry import backoff
+
+_log = get_logger("transport")
+_TRANSIENT = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError,
+              nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
+              nats.errors.OutboundBufferLimitError, nats.js.errors.ServiceUnavailableError, asyncio.TimeoutError,
+              ConnectionError, OSError)
+_FETCH_BATCH = 64
+
+
+async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
+    """A nats-py client that reconnects forever once connected; TransportError if unreachable."""
+
+    async def on_error(exc: Exception) -> None:
+        _log.debug("nats connection error", url=url, error=str(exc))
+
+    async def on_disconnect() -> None:
+        _log.warning("nats disconnected, reconnecting", url=url)
+
+    async def on_reconnect() -> None:
+        _log.info("nats reconnected", url=url)
+
+    try:
+        nc = await nats.connect(
+            url, name=name, connect_timeout=max(1, int(timeout)), reconnect_time_wait=0.25,
+            max_reconnect_attempts=3, error_cb=on_error, disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect, pending_size=64 * 1024 * 1024,
+        )
+    except Exception as exc:
+        raise TransportError(f"transport: cannot connect to {url}: {type(exc).__name__} {exc}".rstrip()) from None
+    nc.options["max_reconnect_attempts"] = -1  # from now on, never give up on the server
+    return nc
+
+
+def _ns_rfc3339(ns: int) -> str:
+    return rfc3339(ns)[:19] + f".{ns % 1_000_000_000:09d}Z"
+
+
+def _user_headers(msg: Msg) -> dict[str, str]:
+    if not msg.headers:
+        return {}
+    return {k: v for k, v in msg.headers.items() if not k.startswith("Nats-")}
+
+
+class NatsMessage:
+    __slots__ = ("_msg", "_sub", "data", "headers", "redelivered", "seq", "subject", "ts")
+
+    def __init__(self, msg: Msg, sub: NatsSubscription | None = None) -> None:
+        self._msg = msg
+        self._sub = sub
+        self.subject = msg.subject
+        self.data = msg.data
+        self.headers = _user_headers(msg)
+        tokens = (msg.reply or "").split(".")
+        if len(tokens) == 9:  # $JS.ACK.stream.consumer.delivered.sseq.cseq.ts.pending
+            delivered, self.seq, self.ts = int(tokens[4]), int(tokens[5]), int(tokens[7])
+        elif len(tokens) >= 11:  # with domain and account hash
+            delivered, self.seq, self.ts = int(tokens[6]), int(tokens[7]), int(tokens[9])
+        else:  # a core (latest-view) delivery
+            delivered, self.seq, self.ts = 1, 0, time.time_ns()
+        self.redelivered = delivered > 1
+
+    async def ack(self) -> None:
+        if self.seq:
+            self._settled()
+            await self._msg.ack()
+
+    async def nak(self, delay: float = 0.0) -> None:
+        if self.seq:
+            self._settled()
+            await self._msg.nak(delay=delay or None)
+
+    def _settled(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None and sub.outstanding > 0:
+            sub.outstanding -= 1
+
+
+class NatsSubscription:
+    """A pull consumer: fetches in small batches, hands out one message at a time."""
+
+    def __init__(self, owner: NatsTransport, psub: Any, stream: str, consumer: str, ephemeral: bool,
+                 max_ack_pending: int) -> None:
+        self._owner = owner
+        self._max_pending = max_ack_pending
+        self.outstanding = 0
+        """Handed out and not yet acked/naked: fetch only what the server will give."""
+        self._fetch: asyncio.Task[list[Msg]] | None = None
+        self._psub = psub
+        self._stream = stream
+        self.consumer = consumer
+        self._ephemeral = ephemeral
+        self._buffer: deque[Msg] = deque()
+        self.closed = False
+
+    def __aiter__(self) -> NatsSubscription:
+        return self
+
+    async def __anext__(self) -> NatsMessage:
+        try:
+            return await self.next()
+        except TransportError:
+            if self.closed:
+                raise StopAsyncIteration from None
+            raise
+
+    async def next(self, timeout: float | None = None) -> NatsMessage:
+        end = None if timeout is None else time.monotonic() + timeout
+        waits = backoff(initial=0.05, maximum=1.0)
+        while True:
+            if self.closed:
+                raise TransportError("subscription closed", retryable=False)
+            if self._buffer:
+                msg = NatsMessage(self._buffer.popleft(), self)
+                if not msg.redelivered:
+                    self.outstanding += 1
+                else:
+                    msg._sub = None
+                return msg
+            left = 5.0 if end is None else min(5.0, end - time.monotonic())
+            if left < 0.01:
+                raise TimeoutError(f"no message within {timeout} s")
+            if self._fetch is None:  # else a fetch left by a cancelled next() is still running: reuse it
+                batch = max(1, min(_FETCH_BATCH, self._max_pending - self.outstanding))
+                self._fetch = asyncio.ensure_future(self._psub.fetch(batch, timeout=max(left, 0.01)))
+            fetch = self._fetch
+            await asyncio.wait([fetch])
+            self._fetch = None
+            if fetch.cancelled():
+                continue
+            try:
+                self._buffer.extend(fetch.result())
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except Exception as exc:
+                if self.closed:
+                    continue
+                if not isinstance(exc, _TRANSIENT):
+                    raise TransportError(f"transport: fetch from {self.consumer}: {exc}", retryable=False) from None
+                # Server restarting: wait and fetch again (the durable consumer survives).
+                pause = next(waits) if end is None else min(next(waits), max(0.0, end - time.monotonic()))
+                await asyncio.sleep(pause)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._fetch is not None and not self._fetch.done():
+            self._fetch.cancel()
+        # Fetched but never handed out: give them back now rather than after ack_wait.
+        while self._buffer:
+            try:
+                await self._buffer.popleft().nak()
+            except Exception:
+                break
+        try:
+            await self._psub.unsubscribe()
+            if self._ephemeral:
+                await self._owner._js.delete_consumer(self._stream, self.consumer)
+        except Exception as exc:
+            _log.debug("closing consumer", consumer=self.consumer, error=str(exc))
+
+
+class LatestSubscription:
+    """A core subscription keeping the newest ``buffer`` messages (drop oldest)."""
+
+    def __init__(self, buffer: int) -> None:
+        self._queue: deque[Msg] = deque(maxlen=max(1, buffer))
+        self._wake = asyncio.Event()
+        self._sub: Any = None
+        self.closed = False
+
+    async def on_msg(self, msg: Msg) -> None:
+        self._queue.append(msg)
+        self._wake.set()
+
+    def __aiter__(self) -> LatestSubscription:
+        return self
+
+    async def __anext__(self) -> NatsMessage:
+        try:
+            return await self.next()
+        except TransportError:
+            raise StopAsyncIteration from None
+
+    async def next(self, timeout: float | None = None) -> NatsMessage:
+        while not self._queue:
+            if self.closed:
+                raise TransportError("subscription closed", retryable=False)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                raise TimeoutError(f"no message within {timeout} s") from None
+        return NatsMessage(self._queue.popleft())
+
+    async def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except Exception as exc:
+                _log.debug("closing latest view", error=str(exc))
+
+
+class NatsTransport:
+    def __init__(self, url: str, env: str, jetstream: JetStreamConfig | None = None, *,
+                 publish_timeout: float = 30.0, request_timeout: float = 2.0) -> None:
+        self.url = url
+        self.env = env
+        self.config = jetstream or JetStreamConfig()
+        self.stream = self.config.stream
+        self.publish_timeout = publish_timeout
+        self.request_timeout = request_timeout
+        self._nc: Any = None
+        self._js: Any = None
+        self._valid: set[str] = set()
+        self._subs: list[Any] = []
+
+    async def connect(self) -> None:
+        if self._nc is None:
+            self._nc = await connect(self.url, f"ssmd-{self.env}")
+            self._js = self._nc.jetstream(timeout=self.request_timeout)
+
+    async def close(self) -> None:
+        for sub in list(self._subs):
+            await sub.close()
+        self._subs.clear()
+        if self._nc is not None:
+            nc, self._nc = self._nc, None
+            try:
+                await nc.drain()
+            except Exception:
+                await nc.close()
+
+    def _stream_config(self) -> api.StreamConfig:
+        c = self.config
+        return api.StreamConfig(
+            name=self.stream, subjects=[f"{self.env}.>"], retention=api.RetentionPolicy.LIMITS,
+            max_age=c.max_age_hours * 3600, discard=api.DiscardPolicy.OLD, duplicate_window=c.duplicate_window_seconds,
+            max_bytes=c.max_bytes, storage=api.StorageType.FILE, num_replicas=c.replicas,
+        )
+
+    async def ensure_stream(self) -> None:
+        await self.stream_info(create=True)
+
+    async def stream_info(self, *, create: bool = False) -> Any:
+        """The stream's info (creating or updating its limits when ``create``)."""
+        await self.connect()
+        try:
+            try:
+                info = await self._js.stream_info(self.stream)
+            except nats.js.errors.NotFoundError:
+                if not create:
+                    raise TransportError(f"transport: stream {self.stream} does not exist", retryable=False) from None
+                return await self._js.add_stream(self._stream_config())
+            if create:
+                return await self._js.update_stream(self._stream_config())
+            return info
+        except TransportError:
+            raise
+        except Exception as exc:
+            raise TransportError(f"transport: stream {self.stream} on {self.url}: {exc}") from None
+
+    async def purge(self, subject: str) -> int:
+        """Delete the stream's messages on ``subject`` (a filter); returns how many."""
+        await self.connect()
+        before = (await self._js.stream_info(self.stream, subjects_filter=subject)).state
+        count = sum((before.subjects or {}).values()) if before.subjects else 0
+        await self._js.purge_stream(self.stream, subject=subject)
+        return count
+
+    async def count(self, subject: str) -> int:
+        await self.connect()
+        state = (await self._js.stream_info(self.stream, subjects_filter=subject)).state
+        return sum((state.subjects or {}).values()) if state.subjects else 0
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None,
+                      msg_id: str | None = None) -> int:
+        if subject not in self._valid:
+            if not subject.startswith(f"{self.env}."):
+                raise TransportError(f"subject {subject!r} is outside the stream ({self.env}.>)", retryable=False)
+            check_subject(subject)
+            self._valid.add(subject)
+        hdrs = dict(headers) if headers else {}
+        if msg_id is not None:
+            hdrs["Nats-Msg-Id"] = msg_id
+        deadline = time.monotonic() + self.publish_timeout
+        waits = backoff(initial=0.05, maximum=1.0)
+        while True:
+            try:
+                ack = await self._js.publish(subject, data, timeout=self.request_timeout, headers=hdrs or None)
+                return int(ack.seq)
+            except _TRANSIENT as exc:
+                if time.monotonic() >= deadline:
+                    raise TransportError(f"transport: publish to {subject} failed for {self.publish_timeout} s: "
+                                         f"{type(exc).__name__}") from None
+                await asyncio.sleep(next(waits))
+            except nats.js.errors.APIError as exc:
+                raise TransportError(f"transport: publish to {subject}: {exc}", retryable=False) from None
+
+    async def subscribe(self, subject: str, *, durable: str | None = None, start: StartPosition = StartPosition(),
+                        ack_wait: float = 30.0, max_ack_pending: int = 10_000) -> NatsSubscription:
+        check_filter(subject)
+        await self.connect()
+        config = api.ConsumerConfig(
+            ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ack_wait, max_ack_pending=max(1, max_ack_pending),
+            max_deliver=-1, filter_subject=subject,
+        )
+        if start.kind == "all":
+            config.deliver_policy = api.DeliverPolicy.ALL
+        elif start.kind == "new":
+            config.deliver_policy = api.DeliverPolicy.NEW
+        elif start.kind == "seq":
+            config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = max(1, start.value)
+        else:
+            config.deliver_policy = api.DeliverPolicy.BY_START_TIME
+            config.opt_start_time = _ns_rfc3339(start.value)  # type: ignore[assignment]
+        if durable is None:
+            config.inactive_threshold = 300.0
+        try:
+            psub = await self._js.pull_subscribe(subject, durable=durable, stream=self.stream, config=config)
+            consumer = durable or (await psub.consumer_info()).name
+        except Exception as exc:
+            who = durable or "ephemeral"
+            raise TransportError(f"transport: cannot subscribe to {subject} ({who}): {exc}") from None
+        sub = NatsSubscription(self, psub, self.stream, consumer, durable is None, max(1, max_ack_pending))
+        self._subs.append(sub)
+        return sub
+
+    async def subscribe_latest(self, subject: str, *, buffer: int = 1000) -> LatestSubscription:
+        check_filter(subject)
+        await self.connect()
+        view = LatestSubscription(buffer)
+        view._sub = await self._nc.subscribe(subject, cb=view.on_msg, pending_msgs_limit=max(buffer, 65536))
+        self._subs.append(view)
+        return view
