@@ -23,7 +23,7 @@ from ssmd.archiver.parquet import encode_parquet
 from ssmd.catalog import open_catalog_async
 from ssmd.catalog.replay import ReplayQuery, replay_chunks, replay_records
 from ssmd.catalog.reports import export
-from ssmd.config.model import ArchiverConfig, Environment, StorageConfig
+from ssmd.config.model import ArchiverConfig, Buckets, Environment, StorageConfig
 from ssmd.middleware.storage.fsspec_store import FsspecStorage
 from ssmd.middleware.transport.memory import MemoryTransport
 from ssmd.records import Trade
@@ -43,8 +43,9 @@ class _Backends:
 
 
 def _env(root: Path, **archiver: Any) -> Environment:
-    return Environment(name="bench", feed="kalshi", schema="trade:v1", storage=StorageConfig(type="local",
-                       path=str(root)), archiver=ArchiverConfig(**archiver))
+    storage = StorageConfig(type="local", path=str(root), buckets=Buckets(raw="raw", normalized="normalized"))
+    return Environment(name="bench", feed="kalshi", schema="trade:v1", storage=storage,
+                       archiver=ArchiverConfig(**archiver))
 
 
 def _trades(n: int) -> list[Trade]:
@@ -100,14 +101,21 @@ async def _latency(root: Path) -> float:
         await transport.publish(record_subject(env.name, env.feed, "trade", t.ticker), codec.encode(t),
                                 {"received_at": str(now), "conn": "b"})
 
+    def written() -> int:
+        return sum(1 for _ in root.rglob("*.parquet"))
+
     await send(0)
-    await archiver.flush()
+    while written() == 0:  # the first file of the day (a new day needs a catalog refresh)
+        await asyncio.sleep(0.01)
     catalog = await open_catalog_async(env, backends=backends, database=":memory:")
     samples = []
     for i in range(1, 4):
         start = time.perf_counter()
         await send(i)
+        deadline = start + 30
         while catalog.query("SELECT count(*) AS n FROM trades").column(0)[0].as_py() <= i:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("record not queryable within 30 s")
             await asyncio.sleep(0.01)
         samples.append(time.perf_counter() - start)
     catalog.close()
@@ -159,8 +167,9 @@ def run(quick: bool = False) -> list[Result]:
         symbol = "KXSYN-00500"
         one = median_seconds(lambda: catalog.trades(DAY, symbol), 5)
         bare_con = duckdb.connect()
-        bare = median_seconds(lambda: bare_con.execute(
-            f"SELECT * FROM read_parquet('{path}') WHERE ticker = ?", [symbol]).to_arrow_table(), 5)
+        bare = median_seconds(lambda: bare_con.sql(
+            f"SELECT * FROM read_parquet('{path}') WHERE ticker = $1", params=[symbol]).to_arrow_table(), 5)
+        assert catalog.trades(DAY, symbol).num_rows == big // 1000
         results.append(Result(f"one symbol's day of {big / 1e6:.0f} M rows", one * 1000, "ms", bare * 1000,
                               "bare DuckDB filter on the file", goal="<= 50 ms", higher_is_better=False))
 
@@ -187,6 +196,7 @@ def run(quick: bool = False) -> list[Result]:
                 sink.write("\n".join(batch.column(0).to_pylist()))
             return replay_n
 
+        assert replay_ndjson() == replay_n and sum(c.count("\n") for c in replay_chunks(rp_cat, query)) == replay_n
         results.append(Result("replay trades -> NDJSON (client shapes)", best_rate(replay_ndjson, 3), "msg/s",
                               best_rate(bare_json, 3), "bare DuckDB to_json rows", goal=">= 1 M msg/s"))
         small = ReplayQuery(date=DAY, types=["trade"], symbols=[f"KXSYN-{i:05d}" for i in range(0, 1000, 10)])

@@ -57,6 +57,10 @@ async def _ceiling(url: str) -> tuple[float, int]:
     return busy, markets
 
 
+def _parquet_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*.parquet"))
+
+
 async def _bench(n: int) -> list[Result]:
     settings = SimSettings(markets=n, rate=0, lifecycle_interval=0, rest_tokens_per_second=200.0,
                            rest_bucket=200.0, rest_cost=10.0)
@@ -80,7 +84,7 @@ async def _bench(n: int) -> list[Result]:
             again = await service.sync(full=False)
             incremental = time.perf_counter() - start
             await service.close()
-            size = sum(p.stat().st_size for p in Path(folder).rglob("*.parquet"))
+            size = await asyncio.to_thread(_parquet_bytes, Path(folder))
     assert summary.total == read, (summary.total, read)
     outside = wall - waited
     label = f"{summary.total // 1000}k markets"

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import time
 
-from common import Result
+import msgspec
+from common import Result, best_rate
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ssmd.simulator import SimSettings, Simulator
+from ssmd.simulator.engine import MarketEngine
 
 CLIENT = {"ping_interval": None, "compression": None, "max_queue": 1024}
 
@@ -81,8 +83,32 @@ async def _bare(seconds: float, frame_size: int, batched: bool) -> float:
     return frames / elapsed
 
 
+def _generation(n: int) -> tuple[float, float]:
+    """(engine messages/s, msgspec-encode-only messages/s) for the same number of messages."""
+    engine = MarketEngine(1, 200, time.time_ns())
+
+    def generate() -> int:
+        made = 0
+        while made < n:
+            made += len(engine.generate(1000, time.time_ns()))
+        return made
+
+    delta = {"market_ticker": "KXBTCD-26JUL2317-T118999.99", "market_id": "0f6f2c1e-52a4-4e55-9d1b-2c7b0e0a3f11",
+             "price_dollars": "0.6300", "delta_fp": "-15.50", "side": "yes", "ts": "2026-07-23T21:00:10.123000Z",
+             "ts_ms": 1784840410123}
+    encode = msgspec.json.Encoder().encode
+
+    def encode_only() -> int:
+        for _ in range(n):
+            encode(delta)
+        return n
+
+    return best_rate(generate), best_rate(encode_only)
+
+
 def run(quick: bool = False) -> list[Result]:
     seconds = 1.0 if quick else 3.0
+    generated, encoded = _generation(50_000 if quick else 200_000)
 
     async def all_three() -> tuple[float, int, float, float]:
         rate, size = await _simulator(seconds)
@@ -96,4 +122,6 @@ def run(quick: bool = False) -> list[Result]:
         Result(f"simulator -> 1 client (~{size} B frames)", rate, "frames/s", ceiling,
                "bare websockets, prebuilt frame", goal="well above Kalshi's real rate"),
         Result("bare websockets send() per frame", plain, "frames/s", ceiling, "bare websockets, prebuilt frame"),
+        Result("market activity generation (engine only)", generated, "msg/s", encoded,
+               "msgspec encode of one prebuilt message", goal=">= 100k msg/s"),
     ]

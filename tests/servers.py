@@ -162,6 +162,9 @@ class S3Server:
         self._server: Any = None
 
     def start(self) -> None:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = self._cls(ip_address=HOST, port=self.port, verbose=False)
         self._server.start()
         self.port = int(self._server.get_host_and_port()[1])

@@ -130,6 +130,10 @@ class ColumnBuffer:
             self.rows += 1
 
     def extend(self, records: list[Any]) -> None:
+        if self.type != "orderbook":
+            self.records.extend(records)
+            self.rows += len(records)
+            return
         for record in records:
             self.append(record)
 

@@ -171,6 +171,12 @@ def list_(
         Print JSON.
     """
     window = parse_duration(expiring_within) if expiring_within else None
+    if status is not None:
+        from ssmd.secmaster.model import STATUSES, canonical_status
+
+        if canonical_status(status) not in STATUSES:
+            raise SsmdError(f"--status: unknown status {status!r} (one of {', '.join(STATUSES)}, "
+                            "or open, paused, settled)")
 
     async def body(environment: Environment, backends: Any) -> list[SecMarket]:
         from ssmd.secmaster.model import canonical_status

@@ -25,7 +25,8 @@ def sim(
 ) -> int:
     """Serve the Kalshi WebSocket (/trade-api/ws/v2) and REST (/trade-api/v2) APIs.
 
-    Prints the two URLs, then runs until Ctrl-C (or for --duration seconds).
+    Prints the two URLs on stdout (logs go to stderr), then runs until Ctrl-C (or for
+    --duration seconds).
 
     Parameters
     ----------
@@ -58,6 +59,7 @@ def sim(
     import contextlib
 
     from ssmd.kalshi.auth import load_public_key
+    from ssmd.log import configure
     from ssmd.simulator import SimSettings, Simulator
 
     if (key_id is None) != (public_key is None):
@@ -75,6 +77,8 @@ def sim(
         load_public_key(str(public_key))  # fail early with a clear message
         settings.auth = "required"
         settings.public_keys[key_id] = str(public_key)
+
+    configure(stream=sys.stderr)  # stdout carries only the two URLs
 
     async def main() -> None:
         async with Simulator(settings) as simulator:

@@ -153,7 +153,10 @@ def _configure_logs(env: Any, level: str, *, tui: bool) -> bool:
         logs.configure(level, stream=path.open("a", buffering=1), human=False)
         return False
     if sys.stdout.isatty():
+        import logging
+
         logs.configure("warning", stream=sys.stderr, human=True)
+        logging.getLogger("ssmd.gateway.websockets").setLevel(logging.WARNING)  # summary lines say it
         return True
     logs.configure(level, human=False)
     return False
@@ -193,6 +196,7 @@ async def _print_summary(runtime: Any, stop: asyncio.Event, every: float = 5.0) 
             print(summary.day_line(day), flush=True)
             if "gateway" in status.endpoints:
                 print(f"  gateway   {status.endpoints['gateway']}", flush=True)
+            continue
         print(summary.rates_line(status), flush=True)
 
 
@@ -218,13 +222,15 @@ async def _log_rates(runtime: Any, stop: asyncio.Event, every: float = 10.0) -> 
 
 def _farewell(runtime: Any) -> str:
     status = runtime.system_status()
+    from ssmd.runtime import summary
+
     comps = {c.name: c for c in status.components}
     parts = []
     if (conn := comps.get("connector")) is not None:
         frames = sum(v for k, v in conn.counters.items() if "." not in k and k != "published")
         parts.append(f"{frames:,} frames received")
     if (arch := comps.get("archiver")) is not None:
-        parts.append(f"{sum(arch.counters.values()):,} archived")
+        parts.append(f"{summary.archived(arch.counters):,} archived")
     where = status.endpoints.get("data", "")
     order = " → ".join(runtime.supervisor.stop_order)
     return f"✓ stopped ({order}): {', '.join(parts) or 'nothing captured'}" + (f" → {where}" if where else "")

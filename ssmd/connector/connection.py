@@ -44,6 +44,8 @@ class Connection:
         self.reconnects = 0
         self.connected_at: int | None = None
         self.last_frame_ns: int | None = None
+        self.last_alive_ns: int | None = None
+        """When the last frame of any kind (pings included) arrived: where an outage starts."""
         self.frames = 0
         self.dropped = 0
         self.last_cause = ""
@@ -126,6 +128,8 @@ class Connection:
                     for task in helpers:
                         task.cancel()
         finally:
+            idle = max(0.0, time.monotonic() - ws.last_frame)
+            self.last_alive_ns = max(self.last_frame_ns or 0, owner.clock.now_ns() - int(idle * 1e9))
             self.live.clear()
             self._gauge.set(0)
             self.session, self._ws = None, None
@@ -224,7 +228,7 @@ class Connection:
     async def _outage(self, cause: str) -> None:
         owner = self.owner
         now = owner.clock.now_ns()
-        start = self.last_frame_ns or now
+        start = self.last_alive_ns or now
         for owner_key in [k for k in owner.gaps.open if isinstance(k, tuple) and k[0] == "error"
                           and k[1].conn == self.index]:
             await owner.gaps.end(owner_key, start)

@@ -76,7 +76,9 @@ class FramePipeline:
             normal = True
             if cls in _SEQUENCED:
                 seq = msg.seq  # type: ignore[union-attr]
-                if sid is not None and seq is not None:
+                if session.retired and sid in session.retired:
+                    normal = False
+                elif sid is not None and seq is not None:
                     result = tracker.check(sid, seq, received_at)
                     if result is SeqResult.DUPLICATE:
                         stats.duplicates += 1

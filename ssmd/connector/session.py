@@ -40,6 +40,8 @@ class Session:
         self.awaiting: set[SubKey] = set()
         self.ready = False
         """Every subscription planned at connect time has been answered."""
+        self.retired: set[int] = set()
+        """Sids ended by us or by a terminal error: late frames are kept raw, not normalized."""
         self.resync: dict[str, int] = {}
         """Order-book markets whose deltas are discarded until a fresh snapshot (-> sid)."""
         self.outbox: list[str] = []
@@ -76,6 +78,7 @@ class Session:
             return  # the subscribe is in flight: reconciled when its ack arrives
         if change.action == "unsubscribe":
             del self.key_sid[key]
+            self.retired.add(sid)
             self.outbox.append(self.commands.unsubscribe([sid]).text())
         else:
             self.outbox.append(self.commands.update_subscription(sid, change.action, change.markets).text())
@@ -115,6 +118,7 @@ class Session:
         current = self.planner.slot_markets(key) or ()
         if not current:
             self.key_sid.pop(key, None)
+            self.retired.add(sid)
             self.outbox.append(self.commands.unsubscribe([sid]).text())
             return
         added = [m for m in current if m not in sent]
@@ -152,11 +156,18 @@ class Session:
             return reason
         if msg.code in TERMINAL_ERRORS and msg.sid is not None:
             self._resubscribe(msg.sid, reason, now_ns)
+        elif command is not None and command.params and command.params.get("action") == "get_snapshot":
+            # no fresh snapshot is coming: start the subscription over instead (its books with it)
+            sid = command.params["sids"][0]
+            if sid in self.sid_key:
+                self.outbox.append(self.commands.unsubscribe([sid]).text())
+                self._resubscribe(sid, f"get_snapshot refused: {reason}", now_ns)
         return reason
 
     def _resubscribe(self, sid: int, reason: str, now_ns: int) -> None:
         key = self.sid_key.pop(sid, None)
         self.tracker.forget(sid)
+        self.retired.add(sid)
         channel = self.sid_channel.get(sid, "unknown")
         if key is None:
             log.warning("terminal error on an unknown subscription", sid=sid, error=reason)
@@ -168,8 +179,9 @@ class Session:
         self.events.append(("start", ("error", key), [gap]))
         if markets is None or markets:
             self._subscribe(key, markets)
-        for ticker in markets or ():
-            self.resync.pop(ticker, None)
+        if key.channel == "orderbook_delta":
+            for ticker in markets or ():
+                self.resync[ticker] = sid  # books are untrustworthy until the new snapshot
 
     def on_gap(self, gap: SeqGap) -> None:
         """A hole in ``gap.sid``'s numbering: record it; order books ask for snapshots."""

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from ssmd.errors import ProtocolError
+from ssmd.gateway.frames import text_frame
 
 Mode = Literal["realtime", "conflated", "latest"]
 MODES: tuple[str, ...] = ("realtime", "conflated", "latest")
@@ -153,13 +154,13 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 def reply(kind: str, request: Request | None, **fields: Any) -> bytes:
-    """``subscribed`` / ``unsubscribed`` / ``authenticated`` / ``replay_*`` replies."""
+    """``subscribed`` / ``unsubscribed`` / ``authenticated`` / ``replay_*`` replies, as frames."""
     out: dict[str, Any] = {"type": kind, **fields}
     if request is not None:
         if request.id is not None:
             out["id"] = request.id
         out["request"] = request.raw
-    return encode(out)
+    return text_frame(encode(out))
 
 
 def error(reason: str, request: Any = None) -> bytes:
@@ -168,4 +169,4 @@ def error(reason: str, request: Any = None) -> bytes:
         out["id"] = request["id"]
     if request is not None:
         out["request"] = request
-    return encode(out)
+    return text_frame(encode(out))

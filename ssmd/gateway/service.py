@@ -33,7 +33,7 @@ from ssmd.gateway.state import LiveState
 from ssmd.log import get_logger
 from ssmd.records import RECORD_TYPES
 from ssmd.status import ClientInfo, ComponentState, ComponentStatus
-from ssmd.subjects import cache_key, decode_token
+from ssmd.subjects import cache_key
 
 log = get_logger("gateway")
 MAX_REQUEST_BYTES = 64 * 1024
@@ -172,16 +172,13 @@ class Gateway:
     async def _consume(self, sub: Any) -> None:
         state, router, clock, counts = self.state, self.router, self.clock, self._counts
         async for msg in sub:
-            _, _, record_type, token = msg.subject.split(".", 3)
+            record_type = msg.subject.split(".", 3)[2]
             try:
                 record = codec.decode(record_type, msg.data)
             except Exception as exc:  # one bad record never stops the feed
                 self._errors += 1
                 self._last_error = f"{msg.subject}: cannot decode ({type(exc).__name__})"
                 continue
-            if record.ticker != decode_token(token):
-                self._errors += 1
-                self._last_error = f"{msg.subject}: ticker {record.ticker!r} does not match the subject"
             counts[record_type] += 1
             router.publish(state.apply(record), clock.monotonic())
 

@@ -104,9 +104,9 @@ class Session:
         self.flush_on_close = flush
         self.notify()
 
-    def send_control(self, data: bytes, now: float, kind: str = "reply", ticker: str = "") -> Outcome:
-        """Queue a reply or snapshot message; never dropped."""
-        outcome = self.buffer.push(Entry(data, kind, ticker, now, forced=True))
+    def send_control(self, frame: bytes, now: float, kind: str = "reply", ticker: str = "") -> Outcome:
+        """Queue a reply or snapshot frame; never dropped."""
+        outcome = self.buffer.push(Entry(frame, kind, ticker, now, forced=True))
         if outcome == "disconnect":
             self.close(1008, "too many unread replies: client is not reading", flush=False)
         self.notify()
@@ -115,6 +115,14 @@ class Session:
     def offer(self, update: Update, now: float, full_book: Callable[[str], bytes]) -> Outcome:
         """Queue a live message per the client's mode and the buffer's policy."""
         buf = self.buffer
+        if self.mode == "realtime" and not buf.dropped_tickers:  # the common case, inlined
+            data = update.data
+            queue = buf.queue
+            if len(queue) < buf.max_messages and buf.bytes + len(data) <= buf.max_bytes:
+                queue.append(Entry(data, update.kind, update.ticker, now))
+                buf.bytes += len(data)
+                self.notify()
+                return "queued"
         if self.mode != "realtime":
             if update.kind == "lifecycle":
                 outcome = buf.push(Entry(update.data, update.kind, update.ticker, now, forced=True))

@@ -2,7 +2,8 @@
 
 ``LiveState.apply(record)`` updates the latest ticker, the order book and the recent
 trades of the record's market, and returns an ``Update``: the client message, encoded
-once as JSON bytes, that every subscriber of that market receives. Order-book updates are
+once as JSON and framed once as a WebSocket text frame, that every subscriber of that
+market receives. Order-book updates are
 level changes in YES-price terms (``bids`` from YES bids, ``asks`` from NO bids at
 1 - p) with the level's new total size; ``"0.00"`` means the level is gone. A full book
 (``"snapshot": true``) is sent on subscribe, on snapshot requests and whenever the
@@ -18,6 +19,7 @@ from ssmd import client_messages as cm
 from ssmd.book import OrderBook
 from ssmd.clock import rfc3339
 from ssmd.fixed import PRICE_SCALE, format_count, format_price
+from ssmd.gateway.frames import text_frame
 from ssmd.gateway.protocol import encode
 from ssmd.records import OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
 
@@ -26,7 +28,8 @@ RECENT_TRADES = 100
 
 
 class Update:
-    """One client message produced by a record: its kind, market and JSON bytes."""
+    """One client message produced by a record: its kind, market and WebSocket frame
+    (``data``: the JSON message, framed once for every subscriber)."""
 
     __slots__ = ("data", "kind", "snapshot", "ticker")
 
@@ -69,7 +72,7 @@ class LiveState:
     def _encode(self, msg: dict[str, Any]) -> bytes:
         if self.replay:
             msg["replay"] = True
-        return encode(msg)
+        return text_frame(encode(msg))
 
     def apply(self, record: Record) -> Update:
         self.records += 1
@@ -92,7 +95,7 @@ class LiveState:
         return Update("lifecycle", record.ticker, self._encode(dict(m.lifecycle)))
 
     def book_message(self, ticker: str) -> bytes:
-        """The full book of ``ticker`` as a ``"snapshot": true`` message (cached)."""
+        """The full book of ``ticker`` as a ``"snapshot": true`` message frame (cached)."""
         m = self.market(ticker)
         if m.book_bytes is None:
             book = m.book or OrderBook(ticker)
@@ -100,7 +103,8 @@ class LiveState:
         return m.book_bytes
 
     def snapshot(self, ticker: str) -> list[bytes]:
-        """What a new subscriber of ``ticker`` gets first: book, latest ticker, lifecycle."""
+        """What a new subscriber of ``ticker`` gets first (frames): book, latest ticker,
+        lifecycle."""
         m = self.markets.get(ticker)
         if m is None:
             return []

@@ -1,10 +1,12 @@
-"""Writing a batch of text frames to a websockets connection in one socket write.
+"""Server → client frames, built once and written in batches.
 
-``await connection.send()`` writes each frame with its own system call. A client writer
-usually has several messages waiting, so it frames them all with websockets' Sans-I/O
-protocol (as ``websockets.broadcast`` does) and hands the bytes to the transport at once,
-then waits for the write buffer to drain below its high-water mark. This roughly doubles
-the messages per second a gateway core can send.
+A server's WebSocket frames are not masked, so the bytes of a text frame are the same for
+every client: ``text_frame(payload)`` builds them once per message and the fan-out hands
+the same bytes object to every subscriber. ``send_batch`` writes a client's waiting frames
+with one transport write and then waits for the write buffer to drain below its
+high-water mark (websockets' own flow control). This is only valid without extensions:
+the gateway's server negotiates none (``compression=None``), and ``send_batch`` falls back
+to websockets' framing if a connection ever has one.
 """
 
 from __future__ import annotations
@@ -15,18 +17,19 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from ssmd.gateway.frames import payload_of
+
 
 async def send_batch(connection: Any, frames: Sequence[bytes]) -> None:
-    """Send ``frames`` (UTF-8 JSON) as text frames, in order. Raises ``ConnectionClosed``
-    when the connection is no longer open."""
+    """Write ``frames`` (from ``text_frame``) in order. Raises ``ConnectionClosed`` when
+    the connection is no longer open."""
     protocol = connection.protocol
     if protocol.state is not State.OPEN:
         raise ConnectionClosed(protocol.close_rcvd, protocol.close_sent)
-    if len(frames) == 1:
-        await connection.send(frames[0], text=True)
-        return
-    for frame in frames:
-        protocol.send_text(frame)
-    chunks = protocol.data_to_send()
-    connection.transport.writelines(chunks)
+    if protocol.extensions:  # never with the gateway's server settings
+        for frame in frames:
+            protocol.send_text(payload_of(frame))
+        connection.send_data()
+    else:
+        connection.transport.writelines(frames)
     await connection.drain()

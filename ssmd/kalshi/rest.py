@@ -20,6 +20,7 @@ import aiohttp
 import msgspec
 
 from ssmd.errors import NotFoundError, TransportError
+from ssmd.kalshi.pacing import TokenBucket
 from ssmd.retry import backoff
 
 MARKETS_PAGE_MAX = 1000
@@ -123,25 +124,7 @@ class _SeriesPage(msgspec.Struct):
 
 
 P = TypeVar("P")
-
-
-class TokenBucket:
-    """Continuous-refill token bucket; ``reserve`` returns how long to wait for one token."""
-
-    def __init__(self, rate: float, burst: float = 1.0) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.capacity = max(1.0, burst)
-        self._tokens = self.capacity
-        self._at: float | None = None
-
-    def reserve(self, now: float) -> float:
-        if self._at is not None:
-            self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+__all__ = ["Event", "KalshiRest", "Market", "RestStats", "Series", "TokenBucket"]
 
 
 class RestStats(msgspec.Struct, kw_only=True):
@@ -219,10 +202,10 @@ class KalshiRest:
                 async with self._client().get(self.base_url + path, params=query) as resp:
                     body = await resp.read()
                     status = resp.status
+                    hint = _seconds(resp.headers.get("Retry-After"))
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 failure = f"GET {path}: {type(exc).__name__}: {exc}".rstrip(": ")
-                status = 0
-                body = b""
+                status, body, hint = 0, b"", None
             if status == 200:
                 try:
                     return decoder.decode(body)
@@ -238,7 +221,7 @@ class KalshiRest:
                     raise TransportError(failure, retryable=False)
             if attempt == self._attempts:
                 break
-            wait = next(delays)
+            wait = max(next(delays), min(hint or 0.0, 60.0))  # Kalshi sends no Retry-After; honour one
             self.stats.backoff_seconds += wait
             await asyncio.sleep(wait)
         raise TransportError(f"{failure} (gave up after {self._attempts} attempts)")
@@ -297,6 +280,13 @@ class KalshiRest:
 
 def _clamp(limit: int, maximum: int) -> int:
     return max(1, min(int(limit), maximum))
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
 def _snippet(body: bytes, size: int = 120) -> str:

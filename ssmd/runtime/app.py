@@ -12,6 +12,7 @@ control API.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,7 +51,7 @@ def default_factory(runtime: Runtime, name: str) -> Callable[[], Component]:
             from ssmd.connector import Connector
 
             secmaster = runtime.supervisor.component("secmaster")
-            markets = secmaster.selected_markets() if secmaster is not None else ()
+            markets = secmaster.selected_markets() if secmaster is not None else runtime.cached_markets
             return Connector(env, backends, clock=clock, markets=markets)
         if name == "archiver":
             from ssmd.archiver import Archiver
@@ -104,15 +105,43 @@ class Runtime:
         self.control = ControlServer(self, env.control.host, env.control.port) if control else None
         self.metrics = MetricsEndpoint(env.metrics.host, env.metrics.port) if metrics and env.metrics.port else None
         self.simulator: Any = None
+        self.cached_markets: list[str] = []
+        """Markets a connector without a secmaster in its process follows (from the cache)."""
         self.meter = RateMeter()
         self.report_interval = report_interval
         self._written: discovery.RunInfo | None = None
         self.started_at = self.clock.now_ns()
+        self.supervisor.before_stage = self._before_stage
+
+    async def _before_stage(self, stage: int) -> None:
+        if stage == STAGES["archiver"]:
+            await self.archiver_caught_up()
+
+    async def archiver_caught_up(self, *, quiet: float = 0.3, limit: float = 10.0, poll: float = 0.1) -> None:
+        """Before the archiver stops: wait until it has taken everything already published
+        (its counters stay still for ``quiet`` seconds), at most ``limit`` seconds."""
+        status = self.supervisor.component_status("archiver")
+        if status is None or status.state != "running":
+            return
+        loop = asyncio.get_running_loop()
+        deadline, last, still_since = loop.time() + limit, -1, loop.time()
+        while loop.time() < deadline:
+            current = sum(status.counters.values())
+            if current != last:
+                last, still_since = current, loop.time()
+            elif loop.time() - still_since >= quiet:
+                return
+            await asyncio.sleep(poll)
+            status = self.supervisor.component_status("archiver") or status
 
     # ---- assembly ---------------------------------------------------------------------
     async def prepare(self) -> None:
         """Start the simulator (if enabled), bind the control and metrics ports, register
         every task, and write the run file."""
+        if self.control is not None:
+            self.control.bind()
+        if self.metrics is not None:
+            self.metrics.bind()
         env = self.env
         if (self.want_simulator and env.simulator.enabled and env.endpoints.ws is None
                 and {"connector", "secmaster"} & set(self.names)):
@@ -125,6 +154,8 @@ class Runtime:
             self.env = msgspec.structs.replace(env, endpoints=Endpoints(ws=sim.ws_url, rest=sim.rest_url))
             self.manager.env = self.env
             self.supervisor.add("simulator", lambda: sim, stage=STAGES["simulator"])
+        if "connector" in self.names and "secmaster" not in self.names and "connector" not in self.factories:
+            await self._load_cached_markets()
         for name in self.names:
             factory = self._factory(name)
             autostart = not (self.mode == "up" and name == "connector")
@@ -137,15 +168,27 @@ class Runtime:
         reporter = Periodic("reporter", self.report, self.report_interval)
         self.supervisor.add("reporter", lambda: reporter, stage=STAGES["reporter"])
         if self.metrics is not None:
-            self.metrics.bind()
             metrics = self.metrics
             self.supervisor.add("metrics", lambda: metrics, stage=STAGES["metrics"])
         if self.control is not None:
-            self.control.bind()
             control = self.control
             self.supervisor.add("control", lambda: control, stage=STAGES["control"])
         await self.manager.store.current()
         self.write_run_file()
+
+    async def _load_cached_markets(self) -> None:
+        from ssmd.secmaster.service import SecmasterService
+
+        service = SecmasterService(self.env, self.backends, clock=self.clock)
+        try:
+            await service.load()
+            self.cached_markets = service.selected_markets()
+        finally:
+            await service.close()
+        log.info("markets from the secmaster cache", markets=len(self.cached_markets))
+        if not self.cached_markets:
+            log.warning("no markets in the secmaster cache: only market-wide channels are subscribed; "
+                        "run `ssmd secmaster sync` or `ssmd run secmaster` first")
 
     def _factory(self, name: str) -> Callable[[], Component]:
         if name in self.factories:

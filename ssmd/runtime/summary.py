@@ -44,6 +44,11 @@ def day_line(record: DayRecord) -> str:
     return line
 
 
+def archived(counters: dict[str, int]) -> int:
+    """Frames the archiver has taken (its ``raw`` consumer), else everything it counted."""
+    return counters.get("raw", sum(counters.values()))
+
+
 def rates_line(status: SystemStatus, *, now: float | None = None) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(now))
     comps = {c.name: c for c in status.components}
@@ -54,12 +59,12 @@ def rates_line(status: SystemStatus, *, now: float | None = None) -> str:
         total = sum(by_type.values())
         top = ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1])[:4] if v)
         received = sum(v for k, v in conn.counters.items() if k in by_type)
-        parts.append(f"in {total:,.0f}/s" + (f" ({top})" if top else "") + f"  total {received:,}")
+        parts.append(f"in {total:,.0f}/s" + (f" ({top})" if top else "") + f"  {received:,} received")
         if conn.lag_seconds is not None:
             parts.append(f"lag {conn.lag_seconds:.2f}s")
     arch = comps.get("archiver")
     if arch is not None:
-        parts.append(f"archived {sum(arch.counters.values()):,}")
+        parts.append(f"{archived(arch.counters):,} archived")
     parts.append(f"clients {len(status.clients)}")
     parts.append(f"gaps {len(status.gaps)}")
     parts.append(f"day {status.day.state}")

@@ -71,6 +71,8 @@ class Supervisor:
         self._ready = asyncio.Event()
         self._shutdown = asyncio.Event()
         self._finished = asyncio.Event()
+        self.before_stage: Callable[[int], Awaitable[None]] | None = None
+        """Awaited before each shutdown stage (e.g. let the archiver catch up)."""
         self.stop_order: list[str] = []
         """Names in the order their stop completed (for status and tests)."""
 
@@ -175,6 +177,8 @@ class Supervisor:
             async with asyncio.timeout(deadline):
                 for stage in sorted({t.stage for t in self._tasks.values()}):
                     names = [t.name for t in self._tasks.values() if t.stage == stage]
+                    if self.before_stage is not None:
+                        await self.before_stage(stage)
                     log.info("stopping", stage=stage, tasks=names)
                     await asyncio.gather(*(self.stop(n) for n in names))
         except TimeoutError:

@@ -56,6 +56,11 @@ def infos_from_markets(markets: Mapping[str, SecMarket]) -> dict[str, EventInfo]
     return out
 
 
+def series_categories(markets: Mapping[str, SecMarket]) -> dict[str, str]:
+    """series ticker → category, as the stored markets know them."""
+    return {m.series_ticker: m.category for m in markets.values() if m.series_ticker and m.category}
+
+
 async def fetch_event_infos(rest: KalshiRest, progress: Progress | None = None) -> dict[str, EventInfo]:
     series = await rest.series()
     if progress:

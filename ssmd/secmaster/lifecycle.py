@@ -4,7 +4,8 @@ Pure functions: (stored market, record or time) → new stored market. The calle
 pair into a journal change with ``ssmd.secmaster.diff.change_between``.
 
 * ``created`` → a new ``initialized`` market built from the message's metadata.
-* ``activated`` / ``deactivated`` → ``active`` / ``inactive`` (a pause, never an end).
+* ``activated`` / ``deactivated`` → ``active`` / ``inactive`` (a pause, never an end;
+  ignored once the result is known).
 * ``close_date_updated`` → new ``close_time``.
 * ``determined`` → ``determined`` with its result (top-level, else ``additional_metadata``).
 * ``settled`` → ``finalized`` (REST's word) with ``settlement_ts``.
@@ -17,16 +18,17 @@ Kalshi sends nothing when a market opens or closes by time, so ``sweep`` promote
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
 
 from ssmd.fixed import format_price
 from ssmd.records import Lifecycle
-from ssmd.secmaster.model import EventInfo, SecMarket, format_time, parse_time_ns
+from ssmd.secmaster.model import EventInfo, SecMarket, format_time, is_ended, parse_time_ns
 
 MARKET_KIND = "market_lifecycle_v2"
+EVENT_KIND = "event_lifecycle"
 
 
 def _metadata(record: Lifecycle) -> dict[str, Any]:
@@ -37,6 +39,22 @@ def _metadata(record: Lifecycle) -> dict[str, Any]:
     except msgspec.DecodeError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def event_ticker_of(record: Lifecycle) -> str:
+    """The event a ``created`` record's market belongs to ('' when it does not say)."""
+    extra = _metadata(record).get("additional_metadata")
+    return str(extra.get("event_ticker") or "") if isinstance(extra, dict) else ""
+
+
+def event_info_of(record: Lifecycle, categories: Mapping[str, str]) -> EventInfo | None:
+    """What an ``event_lifecycle`` record says of a new event (its series, and the series'
+    category when ``categories`` knows it), so its markets' ``created`` records get both."""
+    if record.kind != EVENT_KIND:
+        return None
+    meta = _metadata(record)
+    series = str(meta.get("series_ticker") or "")
+    return EventInfo(series_ticker=series, category=categories.get(series, ""), title=str(meta.get("title") or ""))
 
 
 def _created(record: Lifecycle, meta: dict[str, Any], info: EventInfo | None) -> SecMarket:
@@ -85,6 +103,8 @@ def apply_lifecycle(
         return _created(record, meta, info) if market is None else market
     if market is None:
         return None
+    if kind in ("activated", "deactivated") and is_ended(market.status):
+        return market  # a result is known: pausing or resuming cannot reopen it
     if kind == "activated" or (kind == "deactivated" and record.is_deactivated is False):
         return msgspec.structs.replace(market, status="active")
     if kind == "deactivated":

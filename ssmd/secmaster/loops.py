@@ -93,4 +93,3 @@ async def run_loops(service: SecmasterService, stopping: asyncio.Event) -> None:
             task.cancel()
     with contextlib.suppress(SsmdError):
         await service.flush_history()
-    await service.close()

@@ -13,7 +13,7 @@ sends them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -178,3 +178,17 @@ def expiration_ns(market: SecMarket) -> int | None:
         if ns is not None:
             return ns
     return None
+
+
+class SyncSummary(msgspec.Struct, kw_only=True):
+    kind: Literal["full", "incremental"]
+    total: int
+    added: int = 0
+    updated: int = 0
+    settled: int = 0
+    removed: int = 0
+    requests: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+    finished_at: int = 0
+    """ns since epoch."""

@@ -17,35 +17,23 @@ import msgspec
 from ssmd import metrics
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment
-from ssmd.errors import NotFoundError, SsmdError
+from ssmd.errors import SsmdError
 from ssmd.kalshi.rest import KalshiRest
 from ssmd.log import get_logger
 from ssmd.records import Lifecycle
 from ssmd.secmaster import history
-from ssmd.secmaster.diff import Change, apply, change_between, diff
-from ssmd.secmaster.fetch import Progress, fetch_markets, infos_from_markets, rest_url
+from ssmd.secmaster.diff import Change, Source, apply, change_between, diff
+from ssmd.secmaster.fetch import Progress, fetch_markets, infos_from_markets, rest_url, series_categories
 from ssmd.secmaster.hook import ConnectorHook, Target
-from ssmd.secmaster.lifecycle import apply_lifecycle, sweep
-from ssmd.secmaster.model import SecMarket, event_infos, from_rest
+from ssmd.secmaster.journal import append_changes
+from ssmd.secmaster.lifecycle import EVENT_KIND, MARKET_KIND, apply_lifecycle, event_info_of, event_ticker_of, sweep
+from ssmd.secmaster.model import STATUSES, EventInfo, SecMarket, SyncSummary
 from ssmd.secmaster.store import MarketStore
 from ssmd.status import ComponentState, ComponentStatus
 from ssmd.subjects import journal_topic
 
 log = get_logger("secmaster")
-
-
-class SyncSummary(msgspec.Struct, kw_only=True):
-    kind: Literal["full", "incremental"]
-    total: int
-    added: int = 0
-    updated: int = 0
-    settled: int = 0
-    removed: int = 0
-    requests: int = 0
-    throttled: int = 0
-    seconds: float = 0.0
-    finished_at: int = 0
-    """ns since epoch."""
+__all__ = ["SecmasterService", "SyncSummary"]
 
 
 class SecmasterService:
@@ -69,7 +57,8 @@ class SecmasterService:
         self.clock = clock or SystemClock()
         self.store = MarketStore(env.name, backends.cache)
         self.topic = journal_topic(env.name, "secmaster.changes")
-        self.rest = rest or KalshiRest(base_url or rest_url(env), requests_per_second=env.secmaster.requests_per_second)
+        self._rest = rest
+        self._base_url = base_url
         self.hook = ConnectorHook(connector, env.subscriptions.markets) if connector is not None else None
         self.sweep_seconds = sweep_seconds
         self.page_limit = page_limit
@@ -80,8 +69,11 @@ class SecmasterService:
         self._loaded = False
         self._lock = asyncio.Lock()
         self._history: list[Change] = []
+        self._by_status: Counter[str] = Counter()
         self._history_files = 0
         self._pending_fetch: dict[str, int] = {}
+        self._events: dict[str, EventInfo] = {}
+        """New events announced by ``event_lifecycle`` records, by event ticker."""
         self.ready = asyncio.Event()
         """Set once ``run()`` has synced, handed the selection to the connector and is running."""
         self._stopping = asyncio.Event()
@@ -90,11 +82,20 @@ class SecmasterService:
         self._started_at: int | None = None
         self._last_error: str | None = None
 
+    @property
+    def rest(self) -> KalshiRest:
+        """The REST client, made on first use: by then an in-process simulator is running."""
+        if self._rest is None:
+            url = self._base_url or rest_url(self.env)
+            self._rest = KalshiRest(url, requests_per_second=self.env.secmaster.requests_per_second)
+        return self._rest
+
     # ---- state ------------------------------------------------------------------------
     async def load(self) -> dict[str, SecMarket]:
         """The stored markets (read from the cache once, then kept current in memory)."""
         if not self._loaded:
             self.markets = await self.store.load()
+            self._by_status = Counter(m.status for m in self.markets.values())
             self._loaded = True
         return self.markets
 
@@ -106,8 +107,14 @@ class SecmasterService:
 
     async def _commit(self, changes: list[Change], *, rewrite: dict[str, SecMarket] | None = None) -> None:
         await self.store.write(changes, rewrite=rewrite)
+        for change in changes:
+            before = self.markets.get(change.ticker)
+            if before is not None:
+                self._by_status[before.status] -= 1
+            if change.type != "market_removed" and change.market is not None:
+                self._by_status[change.market.status] += 1
         apply(self.markets, changes)
-        await self._journal([c.to_json() for c in changes])
+        await append_changes(self.backends.journal, self.topic, [c.to_json() for c in changes])
         self.counters.update(c.type for c in changes)
         self._history.extend(changes)
         if self.hook is not None and changes:
@@ -115,19 +122,8 @@ class SecmasterService:
                 await self.hook.update((c.ticker for c in changes), self.markets)
             except Exception as exc:  # the connector's trouble must not stop the secmaster
                 log.error("connector hook failed", error=f"{type(exc).__name__}: {exc}")
-        by_status = Counter(m.status for m in self.markets.values())
-        for status in ("initialized", "active", "inactive", "closed", "determined", "finalized"):
-            metrics.SECMASTER_MARKETS.labels(status).set(by_status.get(status, 0))
-
-    async def _journal(self, entries: list[dict[str, Any]]) -> None:
-        """Append in order; in one batch when the journal can (one lock and one fsync)."""
-        journal = self.backends.journal
-        many = getattr(journal, "append_many", None)
-        if many is not None and len(entries) > 1:
-            await many(self.topic, entries)
-            return
-        for entry in entries:
-            await journal.append(self.topic, entry)
+        for status in STATUSES:
+            metrics.SECMASTER_MARKETS.labels(status).set(self._by_status.get(status, 0))
 
     async def flush_history(self) -> int:
         """Write buffered changes as one Parquet file of versions; returns rows written."""
@@ -195,15 +191,22 @@ class SecmasterService:
         """Apply one WebSocket lifecycle record; returns the change it made, if any."""
         async with self._lock:
             await self.load()
+            if record.kind == EVENT_KIND:
+                event = event_info_of(record, series_categories(self.markets))
+                if event is not None:
+                    self._events[record.ticker] = event
+                return None
             old = self.markets.get(record.ticker)
             info = None
             if old is None and record.event_type == "created":
-                event_ticker = _event_ticker(record)
-                info = infos_from_markets(self.markets).get(event_ticker) if event_ticker else None
+                event_ticker = event_ticker_of(record)
+                info = infos_from_markets(self.markets).get(event_ticker) or self._events.get(event_ticker)
             new = apply_lifecycle(old, record, info)
             if new is None:
+                if old is None and record.kind == MARKET_KIND:
+                    self._pending_fetch.setdefault(record.ticker, 0)  # missed its creation: ask REST
                 return None
-            change = change_between(old, new, record.ts or self.clock.now_ns(), "lifecycle")
+            change = change_between(old, new, self.clock.now_ns(), "lifecycle")
             if change is None:
                 return None
             await self._commit([change])
@@ -223,31 +226,19 @@ class SecmasterService:
                 await self._commit(changes)
             return changes
 
+    async def commit_market(self, new: SecMarket, source: Source = "sync") -> Change | None:
+        """Store ``new`` as the market's current state; returns the change it made, if any."""
+        async with self._lock:
+            change = change_between(self.markets.get(new.ticker), new, self.clock.now_ns(), source)
+            if change is not None:
+                await self._commit([change])
+            return change
+
     async def complete_created(self, attempts: int = 5) -> int:
-        """Fetch markets first seen through ``created`` (and their event and series) to fill
-        in what the message lacked. A market not served yet (404) is tried again at the next
-        call, up to ``attempts`` times."""
-        done = 0
-        for ticker, tries in list(self._pending_fetch.items()):
-            try:
-                wire = await self.rest.market(ticker)
-                info = infos_from_markets(self.markets).get(wire.event_ticker)
-                if info is None:
-                    event = await self.rest.event(wire.event_ticker)
-                    series = await self.rest.series_one(event.series_ticker) if event.series_ticker else None
-                    info = event_infos([event], [series] if series else [])[event.event_ticker]
-            except NotFoundError:
-                self._pending_fetch[ticker] = tries + 1
-                if tries + 1 >= attempts:
-                    del self._pending_fetch[ticker]
-                continue
-            del self._pending_fetch[ticker]
-            async with self._lock:
-                change = change_between(self.markets.get(ticker), from_rest(wire, info), self.clock.now_ns(), "sync")
-                if change is not None:
-                    await self._commit([change])
-                    done += 1
-        return done
+        """Fill in markets first seen through lifecycle records from REST (see ``created``)."""
+        from ssmd.secmaster.created import complete_created
+
+        return await complete_created(self, self._pending_fetch, attempts)
 
     # ---- component ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -264,9 +255,10 @@ class SecmasterService:
             self._state = "failed"
             self._last_error = f"{type(exc).__name__}: {exc}"
             raise
-        else:
-            self._state = "stopped"
         finally:
+            if self._state != "failed":
+                self._state = "stopped"
+            await self.close()
             self._done.set()
 
     def _running(self) -> None:
@@ -282,7 +274,8 @@ class SecmasterService:
             log.warning("secmaster did not stop within 10 s")
 
     async def close(self) -> None:
-        await self.rest.close()
+        if self._rest is not None:
+            await self._rest.close()
 
     def status(self) -> ComponentStatus:
         uptime = (self.clock.now_ns() - self._started_at) / 1e9 if self._started_at else 0.0
@@ -302,13 +295,3 @@ class SecmasterService:
             },
         )
 
-
-def _event_ticker(record: Lifecycle) -> str:
-    if not record.metadata:
-        return ""
-    try:
-        meta = msgspec.json.decode(record.metadata)
-    except msgspec.DecodeError:
-        return ""
-    extra = meta.get("additional_metadata") if isinstance(meta, dict) else None
-    return str(extra.get("event_ticker") or "") if isinstance(extra, dict) else ""

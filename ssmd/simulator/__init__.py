@@ -1,7 +1,12 @@
 """A faithful local Kalshi exchange: WebSocket v2 and REST v2 on one 127.0.0.1 port.
 
-``Simulator(SimSettings(...))`` is deterministic from its seed; see ``simulator.py`` for
-the service, ``control.py`` for fault switches and lifecycle drivers.
+``Simulator(SimSettings(...))`` is deterministic from its seed. Pure parts: ``universe``
+(listings), ``book`` and ``engine`` (market activity, lifecycle), ``frames`` (Kalshi JSON),
+``protocol`` (commands, sids, seqs), ``rest`` (REST answers, token bucket). Shell:
+``simulator`` (the service), ``connection``, ``http`` (auth + REST on the same port),
+``control`` (fault switches, lifecycle drivers, counters), ``replay``.
+May import: ssmd core modules and ``ssmd.kalshi.auth``; never the connector, archiver,
+gateway or TUI.
 """
 
 from __future__ import annotations

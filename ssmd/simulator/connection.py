@@ -12,7 +12,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from ssmd.simulator import frames
-from ssmd.simulator.protocol import CONTROL, Out, Session
+from ssmd.simulator.protocol import CONTROL, Out, Session, command_id
 
 if TYPE_CHECKING:
     from ssmd.simulator.simulator import Simulator
@@ -59,6 +59,15 @@ class Conn:
             self.buf.extend(self.session.kill(channel, 25))
 
     async def writer(self) -> None:
+        try:
+            await self._write_loop()
+        except ConnectionClosed:
+            pass
+        except Exception:
+            self.sim.log.error("writer failed, closing the connection", exc=True, conn=self.id)
+            await self.ws.close(1011, "internal error")
+
+    async def _write_loop(self) -> None:
         """Send queued frames in order, many per socket write (one flow-control wait)."""
         ws, buf, sent, protocol = self.ws, self.buf, self.sent, self.ws.protocol
         while True:
@@ -83,7 +92,7 @@ class Conn:
         async for message in self.ws:
             self.sim.commands += 1
             if not self.sim.allow_command(self):
-                self.push([(CONTROL, frames.error(27))])
+                self.push([(CONTROL, frames.error(27, command_id(message)))])
                 continue
             if self.sim.settings.interleave and not self.sim.settings.replay and self.session.has_data_subs():
                 self.sim.pump_now(1)

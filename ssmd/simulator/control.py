@@ -1,4 +1,4 @@
-"""Test-facing controls of the simulator: fault switches and lifecycle drivers.
+"""Test-facing controls of the simulator: fault switches, lifecycle drivers, counters.
 
 Every switch takes effect at once on the running server and can be turned off again.
 Lifecycle drivers change a market and send the ``market_lifecycle_v2`` messages Kalshi
@@ -28,6 +28,8 @@ class ControlMixin:
         faults: Faults
         settings: SimSettings
         hidden_until: dict[str, float]
+        closed_counts: dict[str, dict[str, int]]
+        closed_logs: dict[str, list[bytes]]
 
         def dispatch(self, events: list[Event]) -> None: ...
         def loop_time(self) -> float: ...
@@ -132,15 +134,13 @@ class ControlMixin:
         """Move a market's open time to now; it becomes active with no event (as on Kalshi)."""
         m = self.engine.market(ticker)
         m.open_ns = self._now()
-        self.engine._next_change = 0
-        self.engine.advance(self._now())
+        self.engine.reschedule(self._now())
 
     def close_now(self, ticker: str) -> None:
         """Its close time passes now: status ``closed``, with no event."""
         m = self.engine.market(ticker)
         m.close_ns = self._now()
-        self.engine._next_change = 0
-        self.engine.advance(self._now())
+        self.engine.reschedule(self._now())
 
     def deactivate(self, ticker: str) -> None:
         self._send(self.engine.deactivate(ticker, self._now()))
@@ -175,3 +175,33 @@ class ControlMixin:
         """(YES bids, NO bids) of a market now: price 1e-4 $ -> size 1e-2 contracts."""
         b = self.engine.books[ticker]
         return dict(b.yes), dict(b.no)
+
+    # -- counters -----------------------------------------------------------------------
+    def frames_sent(self, conn: str | None = None, channel: str | None = None) -> int:
+        """Frames written to sockets (data and control), optionally for one connection
+        (``c1``, ``c2``, ... in connection order, closed ones included) and/or channel."""
+        total = 0
+        for cid, counts in self.counters().items():
+            if conn is None or cid == conn:
+                total += sum(n for ch, n in counts.items() if channel is None or ch == channel)
+        return total
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Connection id -> channel (``control`` and ``unknown`` included) -> frames sent."""
+        out = {cid: dict(c) for cid, c in self.closed_counts.items()}
+        out.update({cid: dict(c.sent) for cid, c in self.conns.items()})
+        return out
+
+    def frames_by_channel(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for counts in self.counters().values():
+            for ch, n in counts.items():
+                total[ch] = total.get(ch, 0) + n
+        return total
+
+    def sent_log(self, conn: str) -> list[bytes]:
+        """Every frame written to connection ``conn`` (needs ``record_frames=True``)."""
+        live = self.conns.get(conn)
+        if live is not None and live.log is not None:
+            return list(live.log)
+        return list(self.closed_logs.get(conn, []))

@@ -71,6 +71,11 @@ class MarketEngine:
                     nxt = min(nxt, m.close_ns)
         self._next_change = nxt
 
+    def reschedule(self, now_ns: int) -> None:
+        """Re-check every market's open/close time now (after a time was changed)."""
+        self._next_change = 0
+        self.advance(now_ns)
+
     def trading(self) -> list[SimBook]:
         if self._trading is None:
             self._trading = [b for b in self.books.values() if b.market.status == "active"]

@@ -127,8 +127,7 @@ class Session:
             return [(CONTROL, frames.error(1))]
         if not isinstance(cmd, dict):
             return [(CONTROL, frames.error(1))]
-        raw_id = cmd.get("id")
-        id_ = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and raw_id != 0 else None
+        id_ = _id(cmd)
         name = cmd.get("cmd")
         try:
             if name == "subscribe":
@@ -281,3 +280,17 @@ def _params(cmd: dict[str, Any]) -> dict[str, Any]:
 
 def _with_id(id_: int | None, obj: dict[str, Any]) -> dict[str, Any]:
     return obj if id_ is None else {"id": id_, **obj}
+
+
+def _id(cmd: dict[str, Any]) -> int | None:
+    raw = cmd.get("id")
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw != 0 else None
+
+
+def command_id(text: str | bytes) -> int | None:
+    """The ``id`` of a command frame, if it has a usable one."""
+    try:
+        cmd = msgspec.json.decode(text)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return _id(cmd) if isinstance(cmd, dict) else None

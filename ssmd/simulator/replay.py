@@ -63,7 +63,8 @@ def read_lines(path: str | Path) -> Iterator[Line]:
         import zstandard
 
         try:
-            raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read()
+            # an archive file is a concatenation of zstd frames (one per flush)
+            raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=True).read()
         except zstandard.ZstdError as exc:
             raise DataError(f"{p}: not a zstd file: {exc}") from None
     for number, text in enumerate(raw.splitlines(), 1):
@@ -109,10 +110,9 @@ async def _wait_for_subscribers(sim: Simulator, channels: set[str]) -> None:
             return
 
 
-async def replay_loop(sim: Simulator) -> None:
+async def replay_loop(sim: Simulator, lines: list[Line]) -> None:
+    """Send the archive's frames to the subscribers, paced by their receive times."""
     path = sim.settings.replay
-    assert path is not None
-    lines = list(read_lines(path))
     events = [(line.received_at, to_event(line)) for line in lines]
     wanted = {e.channel for _, e in events if e is not None and e.channel in CHANNELS}
     await _wait_for_subscribers(sim, wanted)

@@ -2,7 +2,8 @@
 
 ``GET /markets`` (cursor paging, limit 100 default / 1000 max, status mapping of §4.2,
 event/series/tickers/timestamp filters, ``mve_filter``), ``/markets/{ticker}``,
-``/events`` (limit 200 max, ``with_nested_markets``), ``/events/{ticker}``, ``/series``,
+``/events`` (limit 200 max, ``with_nested_markets``, status, series, tickers, min_close_ts,
+min_updated_ts), ``/events/{ticker}``, ``/series``,
 ``/series/{ticker}``. Shapes follow the 2026 REST objects (dollar/fp strings, RFC 3339).
 """
 
@@ -199,11 +200,19 @@ def events(u: Universe, books: Mapping[str, SimBook], q: Mapping[str, str], hidd
         if not hidden(m.ticker):
             children.setdefault(m.event, []).append(m)
 
+    min_close = _int(q, "min_close_ts")
+    min_updated = _int(q, "min_updated_ts")
+
     def keep(t: str) -> bool:
         e = u.events[t]
         if e.series.startswith("KXMVE") or (series and e.series != series) or (tickers and t not in tickers):
             return False
-        return not status or any(m.status in STATUS_FILTER[status] for m in children.get(t, ()))
+        if min_updated is not None and e.updated_ns < min_updated * S:
+            return False
+        ms = children.get(t, ())
+        if min_close is not None and not any(m.close_ns >= min_close * S for m in ms):
+            return False
+        return not status or any(m.status in STATUS_FILTER[status] for m in ms)
 
     page, cursor = _page(u.sorted_events, q, limit, keep)
     if cursor == "\x00bad":

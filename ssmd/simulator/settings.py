@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from ssmd.clock import Clock, SystemClock
+from ssmd.errors import ConfigError
 
 if TYPE_CHECKING:
     from ssmd.config.model import Environment
@@ -85,4 +86,7 @@ class SimSettings:
                 if key_id is not None and pem is not None:
                     settings.public_keys[key_id.reveal()] = pem.reveal()
                 break
+            if not settings.public_keys:
+                raise ConfigError(env.name, "simulator.require_auth",
+                                  "needs a key of type api_key with fields api_key and api_secret")
         return settings

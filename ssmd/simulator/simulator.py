@@ -4,7 +4,7 @@
         connect(sim.ws_url) ... GET sim.rest_url + "/markets"
 
 Also a Component (``name = "simulator"``). Fault switches and lifecycle drivers are in
-``ssmd.simulator.control`` (mixed in here), counters in ``frames_sent()``.
+``ssmd.simulator.control`` (mixed in here), with the counters (``counters()``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from ssmd.errors import ConfigError
 from ssmd.kalshi.auth import load_public_key
 from ssmd.log import get_logger
 from ssmd.simulator import frames
@@ -80,6 +81,7 @@ class Simulator(ControlMixin):
         self._started_ns: int | None = None
         self._cmd_budget: dict[str, tuple[float, float]] = {}
         self.port = 0
+        self.last_error: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -93,26 +95,43 @@ class Simulator(ControlMixin):
     async def start(self) -> None:
         if self._server is not None:
             return
-        self._server = await serve(
-            self._handle, self.settings.host, self.settings.port,
-            process_request=self.http.process_request, ping_interval=None,
-            max_queue=None, write_limit=2**20, compression=None,
-            logger=_WS_LOG, server_header="ssmd-simulator",
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._started_ns = time.time_ns()
-        self._stopped.clear()
+        replay = None
         if self.settings.replay:
-            from ssmd.simulator.replay import replay_loop
+            from ssmd.simulator.replay import read_lines, replay_loop
 
-            self._tasks.append(asyncio.create_task(replay_loop(self)))
+            replay = list(read_lines(self.settings.replay))  # a bad file fails here, with its name
+        host, port = self.settings.host, self.settings.port
+        try:
+            self._server = await serve(
+                self._handle, host, port,
+                process_request=self.http.process_request, ping_interval=None,
+                max_queue=None, write_limit=2**20, compression=None,
+                logger=_WS_LOG, server_header="ssmd-simulator",
+            )
+        except OSError as exc:
+            raise ConfigError("simulator", "port", f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._started_ns = self.settings.clock.now_ns()
+        self._stopped.clear()
+        if replay is not None:
+            self._tasks.append(asyncio.create_task(self._guard("replay", replay_loop(self, replay))))
         else:
-            self._tasks.append(asyncio.create_task(self._generate_loop()))
+            self._tasks.append(asyncio.create_task(self._guard("generator", self._generate_loop())))
             if self.settings.lifecycle_interval > 0:
-                self._tasks.append(asyncio.create_task(self._lifecycle_loop()))
+                self._tasks.append(asyncio.create_task(self._guard("lifecycle", self._lifecycle_loop())))
         self.ready.set()
         self.log.info("simulator listening", ws=self.ws_url, rest=self.rest_url,
                       markets=len(self.engine.universe.markets))
+
+    async def _guard(self, what: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run a background loop; a failure is logged (and shown in status), never silent."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.last_error = f"{what}: {type(exc).__name__}: {exc}"
+            self.log.error(f"simulator {what} failed", exc=True)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -143,7 +162,8 @@ class Simulator(ControlMixin):
         started = self._started_ns
         return ComponentStatus(
             name=self.name, state="running" if running else "stopped", started_at=started,
-            uptime_seconds=(time.time_ns() - started) / 1e9 if running and started else 0.0,
+            uptime_seconds=(self.settings.clock.now_ns() - started) / 1e9 if running and started else 0.0,
+            errors=int(self.last_error is not None), last_error=self.last_error,
             counters={**self.frames_by_channel(), "commands": self.commands, "rest_requests": self.rest_requests,
                       "rest_throttled": self.rest_throttled, "refused": self.refused},
             details={"ws_url": self.ws_url, "rest_url": self.rest_url, "connections": len(self.conns),
@@ -253,33 +273,3 @@ class Simulator(ControlMixin):
         while True:
             await asyncio.sleep(self.settings.lifecycle_interval)
             self.lifecycle_step()
-
-    # -- counters -----------------------------------------------------------------------
-    def frames_sent(self, conn: str | None = None, channel: str | None = None) -> int:
-        """Frames written to sockets (data and control), optionally for one connection
-        (``c1``, ``c2``, ... in connection order, closed ones included) and/or channel."""
-        total = 0
-        for cid, counts in self.counters().items():
-            if conn is None or cid == conn:
-                total += sum(n for ch, n in counts.items() if channel is None or ch == channel)
-        return total
-
-    def counters(self) -> dict[str, dict[str, int]]:
-        """Connection id -> channel (``control`` and ``unknown`` included) -> frames sent."""
-        out = {cid: dict(c) for cid, c in self.closed_counts.items()}
-        out.update({cid: dict(c.sent) for cid, c in self.conns.items()})
-        return out
-
-    def frames_by_channel(self) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for counts in self.counters().values():
-            for ch, n in counts.items():
-                total[ch] = total.get(ch, 0) + n
-        return total
-
-    def sent_log(self, conn: str) -> list[bytes]:
-        """Every frame written to connection ``conn`` (needs ``record_frames=True``)."""
-        live = self.conns.get(conn)
-        if live is not None and live.log is not None:
-            return list(live.log)
-        return list(self.closed_logs.get(conn, []))

@@ -86,3 +86,16 @@ async def test_other_refusals_are_retried_with_backoff() -> None:
         await until(lambda: h.connector.connections[0].live.is_set() and not h.connector.gaps.open, what="back")
         (gap,) = [g for g in await h.gaps() if g.kind == "outage"]
         assert gap.end_ns is not None
+
+
+async def test_private_channel_refused_without_credentials_others_keep_flowing() -> None:
+    sim_settings = SimSettings(markets=3, rate=0, lifecycle_interval=0, ping_interval=0.1, auth="optional")
+    async with running(sim_settings=sim_settings, markets=2) as h:
+        await h.live()
+        details = h.connector.status().details["connections"][0]
+        assert details["refused"] == ["orderbook_delta: error 9: Authentication required"]
+        assert details["subscriptions"] == 3
+        await h.sim.pump(100)
+        await h.settle()
+        assert await h.messages("t.kalshi.trade.>") and not await h.messages("t.kalshi.orderbook.>")
+        assert h.connector.status().counters["errors.exchange_error_9"] == 1

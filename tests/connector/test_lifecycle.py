@@ -60,3 +60,13 @@ async def test_stop_while_the_upgrade_hangs() -> None:
     finally:
         server.close()
         await backends.close()
+
+
+async def test_server_pings_are_answered_and_keep_a_quiet_connection_alive() -> None:
+    from tests.connector.harness import running
+
+    async with running(make_env(["market_lifecycle_v2"])) as h:
+        await h.live()
+        conn = next(iter(h.sim.conns.values()))
+        await until(lambda: conn.pongs >= 8, what="pongs")  # 8 x 0.1 s: longer than stale_after (0.6 s)
+        assert h.connector.connections[0].reconnects == 0 and not h.connector.gaps.recent

@@ -7,11 +7,15 @@ import pytest
 
 from ssmd.gateway import protocol as proto
 from ssmd.gateway.buffer import ClientBuffer, Entry
+from ssmd.gateway.frames import payload_of, text_frame
 from ssmd.gateway.session import RateLimiter, Session
 from ssmd.gateway.state import LiveState, Update
 from tests.gateway.records import A, B, book, delta, lifecycle, ticker, trade
 
-dec = msgspec.json.decode
+
+def dec(frame: bytes) -> object:
+    """The JSON message inside a frame."""
+    return msgspec.json.decode(payload_of(frame))
 
 
 # ---- protocol ---------------------------------------------------------------------------
@@ -79,6 +83,13 @@ def test_trade_message_keeps_exact_decimals() -> None:
     assert (update.kind, update.ticker) == ("trade", A)
     assert msg["price"] == "0.3000" and msg["size"] == "0.01" and msg["side"] == "yes"
     assert b"0.30000000000000004" not in update.data
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_frames_round_trip_every_length_encoding(size: int) -> None:
+    payload = b"x" * size
+    frame = text_frame(payload)
+    assert frame[0] == 0x81 and payload_of(frame) == payload
 
 
 def test_book_snapshot_then_level_updates_in_yes_terms() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -80,8 +81,52 @@ async def test_a_refused_request_is_not_retried_and_names_the_status() -> None:
 
 
 async def test_unreachable_server_fails_with_the_path() -> None:
-    async with _sim(3) as sim:
-        url = sim.rest_url
-    async with _client(url, attempts=2, delays=lambda: iter([0.01] * 5)) as rest:
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with _client(f"http://127.0.0.1:{port}/trade-api/v2", attempts=2, delays=lambda: iter([0.01] * 5)) as rest:
         with pytest.raises(TransportError, match=r"GET /series: .*gave up after 2 attempts"):
             await rest.series()
+
+
+async def _serve(routes: dict[str, Any]) -> tuple[Any, str]:
+    """A minimal HTTP server for answers the simulator never gives (a looping cursor, a
+    paged /series)."""
+    from aiohttp import web
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.json_response(routes[request.path](request.query.get("cursor", "")))
+
+    app = web.Application()
+    for path in routes:
+        app.router.add_get(path, handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}/trade-api/v2"
+
+
+async def test_a_repeating_cursor_is_an_error_not_an_endless_loop() -> None:
+    page = {"markets": [{"ticker": "A-1", "event_ticker": "A"}], "cursor": "same"}
+    runner, url = await _serve({"/trade-api/v2/markets": lambda cursor: page})
+    try:
+        async with _client(url) as rest:
+            with pytest.raises(TransportError, match="GET /markets: cursor 'same' repeated"):
+                await rest.markets()
+            assert rest.stats.requests == 2
+    finally:
+        await runner.cleanup()
+
+
+async def test_series_follow_a_cursor_when_one_appears() -> None:
+    pages = {"": {"series": [{"ticker": "S1", "category": "Crypto"}], "cursor": "p2"},
+             "p2": {"series": [{"ticker": "S2", "category": "Sports"}], "cursor": ""}}
+    runner, url = await _serve({"/trade-api/v2/series": lambda cursor: pages[cursor]})
+    try:
+        async with _client(url) as rest:
+            series = await rest.series()
+    finally:
+        await runner.cleanup()
+    assert [(s.ticker, s.category) for s in series] == [("S1", "Crypto"), ("S2", "Sports")]

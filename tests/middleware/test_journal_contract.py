@@ -16,7 +16,7 @@ from ssmd.middleware.transport.base import StartPosition
 OpenJournal = Callable[[], Awaitable[Any]]
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "jetstream"])
 async def journals(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[str, OpenJournal, ManualClock]]:
@@ -39,10 +39,9 @@ async def journals(
             await j.connect()
             return j
     else:
+        from ssmd.config.model import JetStreamConfig
         from ssmd.middleware.journal.jetstream import JetStreamJournal
         from ssmd.middleware.transport.nats import NatsTransport
-
-        from ssmd.config.model import JetStreamConfig
 
         url = request.getfixturevalue("nats_server").url
         transport = NatsTransport(url, env, JetStreamConfig(stream=f"ssmd-{env}"))

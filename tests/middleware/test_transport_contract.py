@@ -29,9 +29,8 @@ async def open_bus(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, O
         async def factory() -> Transport:
             return bus
     else:
-        from ssmd.middleware.transport.nats import NatsTransport
-
         from ssmd.config.model import JetStreamConfig
+        from ssmd.middleware.transport.nats import NatsTransport
 
         url = request.getfixturevalue("nats_server").url
 

@@ -63,25 +63,14 @@ async def harness(make_env: Callable[..., Any]) -> AsyncIterator[Harness]:
     await runtime.prepare()
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop.wait()))
-    h = Harness(runtime, made)
+    h = Harness(runtime, made)  # the port is bound already: requests queue until it serves
     try:
-        async with asyncio.timeout(10):
-            while not await _up(h):
-                await asyncio.sleep(0.01)
         yield h
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
         await h.http.close()
         await backends.close()
-
-
-async def _up(h: Harness) -> bool:
-    try:
-        await h.call("GET", "/healthz")
-    except aiohttp.ClientError:
-        return False
-    return True
 
 
 async def test_status_and_run_file(harness: Harness) -> None:
@@ -124,11 +113,21 @@ async def test_day_start_end_and_errors_through_the_api(harness: Harness) -> Non
 
 async def test_a_component_failing_while_active_sets_error_and_recover_resumes(harness: Harness) -> None:
     await harness.call("POST", "/day/start", {"date": "2026-07-19"})
+    manager = harness.runtime.manager
+    errored = asyncio.Event()
+    original = manager.mark_error
+
+    async def mark_error(step: str, error: str) -> Any:
+        try:
+            return await original(step, error)
+        finally:
+            errored.set()
+
+    manager.mark_error = mark_error  # type: ignore[method-assign]
     harness.made["connector"][0].crash(ConnectionError("exchange went away"))
-    async with asyncio.timeout(10):
-        while (await harness.call("GET", "/day"))[1]["state"] != "ERROR":
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(errored.wait(), 10)
     _, day = await harness.call("GET", "/day")
+    assert day["state"] == "ERROR"
     assert day["step"] == "connector" and "exchange went away" in day["error"]
     code, recovered = await harness.call("POST", "/day/recover")
     assert code == 200 and recovered["state"] == "ACTIVE"

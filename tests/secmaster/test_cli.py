@@ -87,6 +87,12 @@ def test_bad_duration_is_reported(data_dir: Path, capsys: pytest.CaptureFixture[
     assert "--expiring-within: 'soon' is not a duration" in err
 
 
+def test_unknown_status_is_reported(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "list", "kalshi-local", "--status", "halted")
+    assert code == 1
+    assert err.startswith("ssmd: --status: unknown status 'halted'")
+
+
 def test_durations() -> None:
     assert parse_duration("24h") == 86400
     assert parse_duration("30m") == 1800

@@ -41,6 +41,9 @@ def test_pause_and_resume_move_between_active_and_inactive() -> None:
     assert paused is not None and paused.status == "inactive"
     resumed = apply_lifecycle(paused, lifecycle(TICKER, "activated", is_deactivated=False))
     assert resumed is not None and resumed.status == "active"
+    done = market(TICKER, status="determined", result="no")
+    assert apply_lifecycle(done, lifecycle(TICKER, "deactivated", is_deactivated=True)) == done
+    assert apply_lifecycle(done, lifecycle(TICKER, "activated")) == done
 
 
 def test_close_date_determination_and_settlement() -> None:

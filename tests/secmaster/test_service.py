@@ -10,21 +10,25 @@ from typing import Any
 import msgspec
 
 from ssmd import codec
+from ssmd.catalog import duck
 from ssmd.clock import ManualClock
 from ssmd.config.model import Environment, MarketSelector, SecmasterConfig, SubscriptionConfig
 from ssmd.kalshi.rest import KalshiRest
 from ssmd.middleware.factory import Backends, open_backends
 from ssmd.middleware.transport.base import StartPosition
+from ssmd.secmaster import history
 from ssmd.secmaster.model import decode, encode, parse_time_ns
 from ssmd.secmaster.service import SecmasterService
 from ssmd.simulator.settings import SimSettings
 from ssmd.simulator.simulator import Simulator
 from ssmd.subjects import cache_key, journal_topic, record_subject
 from tests.secmaster.conftest import make_env
-from tests.secmaster.helpers import lifecycle, market
-from tests.secmaster.test_sync import _check_layout, _settled
+from tests.secmaster.helpers import check_layout, lifecycle, market, quiet
+from tests.secmaster.helpers import sim_settings as _sim_settings
 
-SIM = SimSettings(markets=30, rate=0, lifecycle_interval=0)
+
+def sim_settings() -> SimSettings:
+    return _sim_settings(30)
 
 
 def _rest(url: str) -> KalshiRest:
@@ -65,8 +69,8 @@ async def _journal(backends: Backends, env: Environment) -> list[dict[str, Any]]
 
 async def test_lifecycle_records_update_the_cache_and_the_journal_between_syncs(env: Environment,
                                                                                backends: Backends) -> None:
-    async with Simulator(SIM) as sim:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url))
         await service.sync()
         await service.close()
@@ -95,8 +99,8 @@ async def test_lifecycle_records_update_the_cache_and_the_journal_between_syncs(
 
 async def test_created_market_is_known_at_once_then_completed_from_rest(env: Environment,
                                                                        backends: Backends) -> None:
-    async with Simulator(SIM) as sim:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url))
         await service.sync()
         sim.not_found_window(3600)  # REST does not know the new markets yet
@@ -115,6 +119,20 @@ async def test_created_market_is_known_at_once_then_completed_from_rest(env: Env
     assert completed.series_ticker == series
     assert completed.category == sim.engine.universe.series[series].category
     assert completed.event_ticker == sim.engine.universe.markets[new[0]].event
+
+
+async def test_a_record_for_a_market_never_seen_makes_it_fetched(env: Environment, backends: Backends) -> None:
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
+        service = SecmasterService(env, backends, rest=_rest(sim.rest_url))
+        (ticker, *_) = sim.create_event()  # its `created` message never reached the secmaster
+        sim.determine(ticker, result="no")
+        assert await service.apply_lifecycle(lifecycle(ticker, "determined", result="no")) is None
+        assert ticker not in service.markets
+        assert await service.complete_created() == 1
+        await service.close()
+    assert (service.markets[ticker].status, service.markets[ticker].result) == ("determined", "no")
+    assert service.markets[ticker].category != ""
 
 
 async def test_sweep_opens_and_closes_by_time_and_tells_the_connector(tmp_path: Path) -> None:
@@ -145,8 +163,8 @@ async def test_sweep_opens_and_closes_by_time_and_tells_the_connector(tmp_path: 
 async def test_running_service_follows_lifecycle_from_the_transport(tmp_path: Path) -> None:
     env = make_env(tmp_path, secmaster=SecmasterConfig(refresh_minutes=60))
     target = Target()
-    async with Simulator(SIM) as sim, await open_backends(env) as backends:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim, await open_backends(env) as backends:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url), connector=target, sweep_seconds=3600)
         task = asyncio.create_task(service.run())
         await asyncio.wait_for(service.ready.wait(), 10)
@@ -160,32 +178,37 @@ async def test_running_service_follows_lifecycle_from_the_transport(tmp_path: Pa
         assert service.markets[ticker].status == "determined"
         await service.stop()
         await asyncio.wait_for(task, 10)
-    assert service.status().state == "stopped"
-    assert service.status().counters["lifecycle"] == 1
+        assert service.status().state == "stopped"
+        assert service.status().counters["lifecycle"] == 1
+        con = duck.connect(backends.storage)
+        history.register_views(con, env, backends.storage)
+        rows = con.execute("SELECT source, status FROM market_history WHERE ticker = ? ORDER BY valid_from",
+                           [ticker]).fetchall()
+    assert rows == [("sync", "active"), ("lifecycle", "determined")]  # buffered change written at stop
 
 
 async def test_layout_on_redis(redis_server: Any, tmp_path: Path) -> None:
     env = make_env(tmp_path, cache="redis", cache_url=redis_server.url)
     env = msgspec.structs.replace(env, name=f"r{tmp_path.name[-6:].replace('_', '')}")
-    async with Simulator(SIM) as sim, await open_backends(env) as backends:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim, await open_backends(env) as backends:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url), page_limit=9)
         summary = await service.sync()
         await service.close()
         assert summary.added == 30
-        await _check_layout(env, backends, sim)
+        await check_layout(env, backends, sim)
         again = SecmasterService(env, backends, base_url=sim.rest_url)
         assert await again.load() == service.markets  # a second process reads what the first stored
         await again.close()
 
 
 async def test_a_connector_in_another_process_follows_through_the_journal(tmp_path: Path) -> None:
-    from ssmd.secmaster.follow import ChangeFollower
+    from ssmd.secmaster.journal import ChangeFollower
 
     env = make_env(tmp_path, cache="local", journal="file")
     target = Target()
-    async with Simulator(SIM) as sim:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
         async with await open_backends(env) as writer:
             service = SecmasterService(env, writer, rest=_rest(sim.rest_url))
             await service.sync()
@@ -201,3 +224,35 @@ async def test_a_connector_in_another_process_follows_through_the_journal(tmp_pa
                 assert ticker not in target.following
                 assert await follower.poll() == 0
             await service.close()
+
+
+async def test_uses_the_simulator_this_process_runs_for_the_environment(env: Environment,
+                                                                      backends: Backends) -> None:
+    from ssmd.simulator import ensure_running
+
+    service = SecmasterService(env, backends)  # made before the simulator starts, as `ssmd up` may
+    async with ensure_running(env):
+        summary = await service.sync()
+        await service.close()
+    assert env.simulator.enabled
+    assert summary.total == summary.added == env.simulator.markets
+
+
+async def test_a_new_event_announced_live_gives_its_markets_series_and_category(env: Environment,
+                                                                              backends: Backends) -> None:
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
+        service = SecmasterService(env, backends, rest=_rest(sim.rest_url))
+        await service.sync()
+        await service.close()
+    known = next(iter(service.markets.values()))
+    event = msgspec.structs.replace(
+        lifecycle("EVNEW-26NOV30", "event_created", metadata={"series_ticker": known.series_ticker, "title": "New"}),
+        kind="event_lifecycle")
+    assert await service.apply_lifecycle(event) is None
+    created = lifecycle("EVNEW-26NOV30-A", "created", open_ts=1_784_840_400, close_ts=1_784_844_000,
+                        metadata={"additional_metadata": {"event_ticker": "EVNEW-26NOV30", "title": "A?"}})
+    change = await service.apply_lifecycle(created)
+    assert change is not None and change.market is not None
+    assert (change.market.series_ticker, change.market.category, change.market.event_title) == (
+        known.series_ticker, known.category, "New")

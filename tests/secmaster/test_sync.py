@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from ssmd import metrics
@@ -16,21 +14,17 @@ from ssmd.kalshi.rest import KalshiRest
 from ssmd.middleware.factory import Backends, open_backends
 from ssmd.middleware.transport.base import StartPosition
 from ssmd.secmaster import history
-from ssmd.secmaster.model import decode, encode, expiration_ns
+from ssmd.secmaster.model import encode
 from ssmd.secmaster.service import SecmasterService
-from ssmd.simulator.settings import SimSettings
 from ssmd.simulator.simulator import Simulator
 from ssmd.subjects import cache_key, journal_topic
 from tests.secmaster.conftest import make_env
-from tests.secmaster.helpers import market
-
-SIM = SimSettings(markets=40, rate=0, lifecycle_interval=0)
+from tests.secmaster.helpers import check_layout, market, quiet, sim_settings
 
 
-def _settled(sim: Simulator) -> Simulator:
-    """Apply the simulator's time-based opens and closes now, so later syncs see only our changes."""
-    sim.engine.advance(time.time_ns())
-    return sim
+def _active(service: SecmasterService) -> list[str]:
+    """Tickers of the open markets, sorted."""
+    return sorted(t for t, m in service.markets.items() if m.status == "active")
 
 
 def _rest(url: str, attempts: int = 8) -> KalshiRest:
@@ -42,36 +36,17 @@ async def _journal(backends: Backends, env: Environment) -> list[dict]:
                                                           StartPosition.beginning())]
 
 
-async def _check_layout(env: Environment, backends: Backends, sim: Simulator) -> None:
-    universe = {t: m for t, m in sim.engine.universe.markets.items() if not m.mve}
-    stored = await backends.cache.hgetall(cache_key(env.name, "secmaster", "markets"))
-    assert set(stored) == set(universe)
-    markets = {t: decode(v) for t, v in stored.items()}
-    for ticker, m in markets.items():
-        assert m.status == universe[ticker].status
-        assert m.series_ticker == universe[ticker].series
-        assert m.category == sim.engine.universe.series[m.series_ticker].category != ""
-    categories = {m.category for m in markets.values()}
-    for category in categories:
-        members = await backends.cache.smembers(cache_key(env.name, "secmaster", "markets", "by_category", category))
-        assert members == {t for t, m in markets.items() if m.category == category}
-    expiring = await backends.cache.zrangebyscore(cache_key(env.name, "secmaster", "markets", "expiring"), 0, 1e12)
-    assert {t: s for t, s in expiring} == pytest.approx({t: expiration_ns(m) / 1e9 for t, m in markets.items()})
-    last = msgspec.json.decode(await backends.cache.get(cache_key(env.name, "secmaster", "last_sync")))
-    assert last["total"] == len(universe)
-
-
 @pytest.mark.parametrize(("cache", "journal"), [("memory", "memory"), ("local", "file")])
 async def test_full_sync_pages_and_stores_the_original_cache_layout(tmp_path: Path, cache: str, journal: str) -> None:
     env = make_env(tmp_path, cache=cache, journal=journal)
-    async with Simulator(SIM) as sim, await open_backends(env) as backends:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim, await open_backends(env) as backends:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url), page_limit=7)
         summary = await service.sync()
         await service.close()
         assert (summary.total, summary.added, summary.updated, summary.removed) == (40, 40, 0, 0)
         assert summary.requests >= 40 // 7 + 1 + 2  # market pages, events, series
-        await _check_layout(env, backends, sim)
+        await check_layout(env, backends, sim)
         topic = journal_topic(env.name, "secmaster.changes")
         seqs = [e.seq async for e in backends.journal.read(topic, StartPosition.beginning())]
         assert seqs == list(range(1, 41))
@@ -82,15 +57,15 @@ async def test_full_sync_pages_and_stores_the_original_cache_layout(tmp_path: Pa
 
 
 async def test_second_sync_reports_updates_settlements_and_removals(env: Environment, backends: Backends) -> None:
-    async with Simulator(SIM) as sim:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url))
         await service.sync()
         ghost = market("GONE-26JUL23-X1")
         await backends.cache.hset(cache_key(env.name, "secmaster", "markets"), {ghost.ticker: encode(ghost)})
         await backends.cache.sadd(cache_key(env.name, "secmaster", "markets", "by_category", "Crypto"), ghost.ticker)
         service._loaded = False  # another process wrote the cache: read it again
-        tickers = sorted(service.markets)
+        tickers = _active(service)
         sim.determine(tickers[0], result="yes")
         sim.settle(tickers[0])
         sim.update_metadata(tickers[1])
@@ -112,8 +87,8 @@ async def test_second_sync_reports_updates_settlements_and_removals(env: Environ
 
 async def test_429_from_the_exchange_is_backed_off_and_the_sync_completes(env: Environment,
                                                                          backends: Backends) -> None:
-    async with Simulator(SIM) as sim:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
         sim.rest_fail_next(3, 429)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url), page_limit=10)
         summary = await service.sync()
@@ -125,8 +100,8 @@ async def test_429_from_the_exchange_is_backed_off_and_the_sync_completes(env: E
 
 async def test_failed_sync_keeps_the_previous_state_and_reports_the_error(env: Environment,
                                                                          backends: Backends) -> None:
-    async with Simulator(SIM) as sim:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url, attempts=3), page_limit=10)
         await service.sync()
         key = cache_key(env.name, "secmaster", "markets")
@@ -149,11 +124,11 @@ async def test_failed_sync_keeps_the_previous_state_and_reports_the_error(env: E
 
 
 async def test_incremental_sync_asks_only_for_updated_markets(env: Environment, backends: Backends) -> None:
-    async with Simulator(SIM) as sim:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url))
         await service.sync()
-        ticker = sorted(service.markets)[5]
+        ticker = _active(service)[5]
         sim.deactivate(ticker)
         summary = await service.sync(full=False)
         await service.close()
@@ -163,11 +138,11 @@ async def test_incremental_sync_asks_only_for_updated_markets(env: Environment, 
 
 
 async def test_history_answers_what_a_market_looked_like_at_a_time(env: Environment, backends: Backends) -> None:
-    async with Simulator(SIM) as sim:
-        _settled(sim)
+    async with Simulator(sim_settings()) as sim:
+        quiet(sim)
         service = SecmasterService(env, backends, rest=_rest(sim.rest_url))
         first = await service.sync()
-        ticker = sorted(service.markets)[2]
+        ticker = _active(service)[2]
         sim.determine(ticker, result="yes")
         second = await service.sync()
         await service.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from ssmd.errors import ConfigError
 from ssmd.kalshi.auth import generate_key, private_pem, sign_headers
 from ssmd.simulator import SimSettings, Simulator
 from tests.simulator.client import Client
@@ -63,3 +64,21 @@ async def test_from_env_requires_signed_upgrades(make_env, tmp_path: Path) -> No
         await client.close()
         with pytest.raises(InvalidStatus):
             await Client.open(sim.ws_url)
+
+
+def test_from_env_defaults_and_missing_key(make_env) -> None:  # type: ignore[no-untyped-def]
+    settings = SimSettings.from_env(make_env(simulator={"enabled": True}))
+    assert settings.auth == "open" and settings.public_keys == {}
+    with pytest.raises(ConfigError, match=r"simulator\.require_auth"):
+        SimSettings.from_env(make_env(simulator={"enabled": True, "require_auth": True}))
+
+
+async def test_port_in_use_is_one_clear_error() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await Simulator(quiet_settings(port=port)).start()

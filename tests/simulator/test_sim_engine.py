@@ -158,3 +158,24 @@ async def test_lifecycle_messages_over_the_wire() -> None:
         rest = await client.barrier()
         assert rest == []
         await client.close()
+
+
+async def test_same_seed_same_rest_and_wire() -> None:
+    async def capture() -> tuple[object, list[str]]:
+        import aiohttp
+
+        settings = SimSettings(markets=25, rate=0, lifecycle_interval=0, interleave=False, epoch_ns=EPOCH,
+                               clock=ManualClock(EPOCH), seed=21)
+        async with Simulator(settings) as sim, aiohttp.ClientSession() as http:
+            async with http.get(sim.rest_url + "/markets", params={"limit": "1000"}) as resp:
+                listing = await resp.json()
+            client = await Client.open(sim.ws_url)
+            await client.subscribe(["trade", "ticker"])
+            sim.pump_now(300)
+            await client.barrier()
+            await client.close()
+            return listing, client.texts
+
+    first, second = await capture(), await capture()
+    assert first == second
+    assert len(first[1]) > 50

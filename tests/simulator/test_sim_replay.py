@@ -59,7 +59,10 @@ async def test_replay_fixture_with_fresh_sids(tmp_path: Path, compressed: bool) 
     path = FIXTURE
     if compressed:
         path = tmp_path / "frames.jsonl.zst"
-        path.write_bytes(zstandard.ZstdCompressor().compress(FIXTURE.read_bytes()))
+        data = FIXTURE.read_bytes().splitlines(keepends=True)
+        half = len(data) // 2  # two zstd frames, as the archiver writes one per flush
+        compress = zstandard.ZstdCompressor().compress
+        path.write_bytes(compress(b"".join(data[:half])) + compress(b"".join(data[half:])))
     lines = list(read_lines(FIXTURE))
     books = sorted({json.loads(x.frame)["msg"]["market_ticker"] for x in lines if x.type.startswith("orderbook")})
     sim, client = await replay_to_client(path, {"ticker": {}, "trade": {}, "market_lifecycle_v2": {},
@@ -144,6 +147,12 @@ def test_cli_bounded_run_and_bad_options(tmp_path: Path) -> None:
     bad = subprocess.run([SSMD, "sim", "--key-id", "abc", "--public-key", str(key), "--duration", "0.1"],
                          capture_output=True, text=True, timeout=30, env={**os.environ})
     assert bad.returncode == 1 and "not a PEM file" in bad.stderr and "Traceback" not in bad.stderr
+    archive = tmp_path / "bad.jsonl"
+    archive.write_text("{oops\n")
+    bad = subprocess.run([SSMD, "sim", "--replay", str(archive), "--duration", "0.1"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and f"ssmd: {archive}:1: not a raw archive line" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 async def test_ensure_running_starts_or_passes_through(make_env) -> None:  # type: ignore[no-untyped-def]

@@ -139,3 +139,17 @@ async def test_fail_next_and_created_404_window(sim: Simulator) -> None:
     sim.hidden_until.clear()  # the window is over
     status, body, _ = await get(f"{sim.rest_url}/markets/{created[0]}")
     assert status == 200 and body["market"]["status"] == "initialized"
+
+
+async def test_event_filters(make_sim) -> None:  # type: ignore[no-untyped-def]
+    async with make_sim(markets=40, rest_bucket=1e9, rest_tokens_per_second=1e9) as sim:
+        u = sim.engine.universe
+        status, body, _ = await get(sim.rest_url + "/events", status="settled")
+        finalized_events = {m.event for m in u.markets.values() if m.status == "finalized"}
+        assert status == 200 and {e["event_ticker"] for e in body["events"]} == finalized_events
+        cut = max(m.close_ns for m in u.markets.values()) // 1_000_000_000
+        status, body, _ = await get(sim.rest_url + "/events", min_close_ts=cut)
+        latest = {m.event for m in u.markets.values() if m.close_ns // 1_000_000_000 >= cut}
+        assert {e["event_ticker"] for e in body["events"]} == latest
+        status, body, _ = await get(sim.rest_url + "/events", series_ticker="KXETHD")
+        assert body["events"] and {e["series_ticker"] for e in body["events"]} == {"KXETHD"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import nats
@@ -38,12 +39,14 @@ _FETCH_BATCH = 64
 
 async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
     """A nats-py client that reconnects forever once connected; TransportError if unreachable."""
+    held: list[Any] = []
 
     async def on_error(exc: Exception) -> None:
         _log.debug("nats connection error", url=url, error=str(exc))
 
     async def on_disconnect() -> None:
-        _log.warning("nats disconnected, reconnecting", url=url)
+        if held and not (held[0].is_closed or held[0].is_draining):
+            _log.warning("nats disconnected, reconnecting", url=url)
 
     async def on_reconnect() -> None:
         _log.info("nats reconnected", url=url)
@@ -57,6 +60,7 @@ async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
     except Exception as exc:
         raise TransportError(f"transport: cannot connect to {url}: {type(exc).__name__} {exc}".rstrip()) from None
     nc.options["max_reconnect_attempts"] = -1  # from now on, never give up on the server
+    held.append(nc)
     return nc
 
 
@@ -245,6 +249,8 @@ class NatsTransport:
         self._js: Any = None
         self._valid: set[str] = set()
         self._subs: list[Any] = []
+        self.on_retry: Callable[[str, BaseException], None] | None = None
+        """Called before a publish is retried (subject, error); for logs and tests."""
 
     async def connect(self) -> None:
         if self._nc is None:
@@ -324,6 +330,8 @@ class NatsTransport:
                 if time.monotonic() >= deadline:
                     raise TransportError(f"transport: publish to {subject} failed for {self.publish_timeout} s: "
                                          f"{type(exc).__name__}") from None
+                if self.on_retry is not None:
+                    self.on_retry(subject, exc)
                 await asyncio.sleep(next(waits))
             except nats.js.errors.APIError as exc:
                 raise TransportError(f"transport: publish to {subject}: {exc}", retryable=False) from None

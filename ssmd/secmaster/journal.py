@@ -1,4 +1,5 @@
-"""Following the secmaster from another process, through the change journal.
+"""The change journal ``{env}.secmaster.changes``: appending, and following it from
+another process.
 
 With one component per process (``ssmd run connector``), the connector cannot be handed
 to the ``SecmasterService``. ``follow_changes`` gives it the same updates: it hands over
@@ -18,6 +19,16 @@ from ssmd.secmaster.diff import apply, change_from_json
 from ssmd.secmaster.hook import ConnectorHook, Target
 from ssmd.secmaster.store import MarketStore
 from ssmd.subjects import journal_topic
+
+
+async def append_changes(journal: Any, topic: str, entries: list[dict[str, Any]]) -> None:
+    """Append in order; in one batch when the journal can (one lock and one fsync)."""
+    many = getattr(journal, "append_many", None)
+    if many is not None and len(entries) > 1:
+        await many(topic, entries)
+        return
+    for entry in entries:
+        await journal.append(topic, entry)
 
 
 class ChangeFollower:
