@@ -19,9 +19,8 @@ def where_clause(date: str | None, symbols: list[str] | None, start_ns: int | No
                  end_ns: int | None) -> tuple[str, list[Any]]:
     parts: list[str] = []
     params: list[Any] = []
-    if date:
-        parts.append("date = CAST(? AS DATE)")
-        params.append(date)
+    if date:  # a literal, not a parameter: DuckDB prunes hive partitions on literals at bind time
+        parts.append("date = DATE '" + date.replace("'", "''") + "'")
     if symbols:
         parts.append(f"ticker IN ({', '.join('?' for _ in symbols)})")
         params.extend(symbols)
@@ -74,7 +73,8 @@ def _text(col: str) -> str:
 
 
 def _time(col: str) -> str:
-    return f"strftime({col}, {_TS})"
+    # formatting a plain TIMESTAMP skips the time-zone machinery: ~1.4x faster than on TIMESTAMPTZ
+    return f"strftime(make_timestamp(epoch_us({col})), {_TS})"
 
 
 _TRADE_LINE = (

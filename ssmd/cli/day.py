@@ -41,8 +41,11 @@ def _remote(env: Any) -> Any | None:
 
 def _direct(env: Any, action: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
     """Run ``action(manager)`` against the environment's cache and journal directly."""
+    from ssmd import log
     from ssmd.day.lifecycle import DayManager
     from ssmd.middleware.factory import open_backends
+
+    log.configure("critical", stream=sys.stderr, human=True)  # steps are printed with ✓/✗
 
     async def main() -> Any:
         backends = await open_backends(env)

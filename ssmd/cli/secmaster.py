@@ -73,19 +73,28 @@ def _emit(markets: list[SecMarket], as_json: bool) -> None:
 
 
 class _Progress:
-    """One status line on stderr, redrawn on a terminal and printed per stage otherwise."""
+    """Sync progress on stderr: a bar redrawn on a terminal (sized by the last sync's total),
+    a line per stage (and at most one a second) otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, expected: int = 0) -> None:
         self.tty = sys.stderr.isatty()
+        self.expected = expected
         self.last = 0.0
         self.stage = ""
+
+    def line(self, stage: str, count: int) -> str:
+        if stage != "markets" or self.expected <= 0:
+            return f"sync: {stage} {count:,}"
+        done = min(1.0, count / self.expected)
+        bar = "#" * int(done * 30)
+        return f"sync: markets [{bar:<30}] {count:,}/~{self.expected:,}"
 
     def __call__(self, stage: str, count: int) -> None:
         now = time.monotonic()
         if self.tty:
-            print(f"\rsync: {stage} {count:,}\x1b[K", end="", file=sys.stderr, flush=True)
+            print(f"\r{self.line(stage, count)}\x1b[K", end="", file=sys.stderr, flush=True)
         elif stage != self.stage or now - self.last >= 1.0:
-            print(f"sync: {stage} {count:,}", file=sys.stderr, flush=True)
+            print(self.line(stage, count), file=sys.stderr, flush=True)
             self.last = now
         self.stage = stage
 
@@ -110,8 +119,10 @@ def sync(env: str, *, incremental: bool = False, json: Annotated[bool, Parameter
 
     async def body(environment: Environment, backends: Any) -> Any:
         from ssmd.secmaster.service import SecmasterService
+        from ssmd.secmaster.store import MarketStore
 
-        progress = _Progress()
+        last = await MarketStore(environment.name, backends.cache).last_sync()
+        progress = _Progress(int(last.get("total") or 0) if last else 0)
         async with _simulator(environment) as url:
             service = SecmasterService(environment, backends, base_url=url, progress=progress)
             try:

@@ -128,10 +128,14 @@ async def health_check(ctx: DayContext, *, poll: float = 0.05) -> str:
         await asyncio.sleep(poll)
 
 
+def _absent(ctx: DayContext, name: str) -> str:
+    return "not running" if _local(ctx, name) else "runs in its own process"
+
+
 async def drain_gateway(ctx: DayContext) -> str:
     gateway = ctx.host.component("gateway") if ctx.host is not None else None
     if gateway is None:
-        return "no gateway in this process"
+        return _absent(ctx, "gateway")
     await gateway.drain()
     return "drained"
 
@@ -139,7 +143,7 @@ async def drain_gateway(ctx: DayContext) -> str:
 async def flush_archiver(ctx: DayContext) -> str:
     archiver = ctx.host.component("archiver") if ctx.host is not None else None
     if archiver is None:
-        return "no archiver in this process"
+        return _absent(ctx, "archiver")
     await archiver.flush()
     return "flushed"
 

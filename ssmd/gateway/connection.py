@@ -38,6 +38,7 @@ class ClientConnection:
         """Set each time the writer has sent a batch (a replay waits on it for room)."""
         self.pending_symbols: list[str] = []
         self.sending = False
+        self._side_close = False
         self.tasks: set[asyncio.Task[Any]] = set()
         self.tg: asyncio.TaskGroup | None = None
         session.notify = self._notify
@@ -55,8 +56,9 @@ class ClientConnection:
 
     def _notify(self) -> None:
         self.wake.set()
-        if self.session.state == "closing" and self.sending:
+        if self.session.state == "closing" and self.sending and not self._side_close:
             # the writer is stuck on a client that does not read: close from the side
+            self._side_close = True
             self.spawn(self._close_stalled())
 
     async def serve(self, initial: list[str]) -> None:

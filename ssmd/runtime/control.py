@@ -38,7 +38,7 @@ from ssmd.log import get_logger
 from ssmd.status import ComponentStatus, SystemStatus
 
 log = get_logger("control")
-_encoder = msgspec.json.Encoder()
+_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
 class ControlTarget(Protocol):

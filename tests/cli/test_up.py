@@ -295,5 +295,4 @@ def test_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
         envfile = write_env(tmp_path, control={"port": port})
         result = ssmd("up", str(envfile), "--duration", "1", env={**os.environ, "SSMD_DATA_DIR": str(tmp_path / "d")})
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"ssmd: control API: cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert result.stderr == f"ssmd: control API: cannot listen on 127.0.0.1:{port}: Address already in use\n"

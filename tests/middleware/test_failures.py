@@ -38,12 +38,15 @@ async def test_nats_restart_mid_stream_loses_and_duplicates_nothing(nats_server:
     acked: list[int] = []
 
     async def publish() -> None:
-        for i in range(total):
-            if i == total // 2:
-                halfway.set()
-                await stopped.wait()  # the rest is published into an outage
+        for i in range(total // 2):  # one by one
             await publisher.publish(f"{env}.kalshi.trade.T", str(i).encode(), msg_id=f"conn-1:{i}")
             acked.append(i)
+        halfway.set()
+        await stopped.wait()  # the rest is published, in pipelined batches, into an outage
+        for start in range(total // 2, total, 30):
+            batch = [(f"{env}.kalshi.trade.T", str(i).encode(), None, f"conn-1:{i}") for i in range(start, start + 30)]
+            await publisher.publish_many(batch)
+            acked.extend(range(start, start + 30))
 
     seqs: dict[int, set[int]] = {}
 

@@ -80,6 +80,20 @@ async def test_publish_and_consume_in_order_with_headers(open_bus: tuple[str, Op
     await sub.close()
 
 
+async def test_publish_many_keeps_order_and_dedup(open_bus: tuple[str, OpenBus]) -> None:
+    env, factory = open_bus
+    bus: Any = await factory()
+    first = await bus.publish(f"{env}.kalshi.raw.trade", b"r0", None, "c:0")
+    items = [(f"{env}.kalshi.raw.trade", f"r{i}".encode(), {"conn": "c"}, f"c:{i}") for i in range(50)]
+    seqs = await bus.publish_many(items)
+    assert seqs[0] == first and seqs[1:] == sorted(seqs[1:]) and len(set(seqs)) == 50
+    sub = await bus.subscribe(f"{env}.>")
+    got = await _drain(sub, 50)
+    assert [m.data for m in got] == [f"r{i}".encode() for i in range(50)]
+    assert got[1].headers == {"conn": "c"}
+    assert await _nothing(sub)
+
+
 async def test_wildcards_select_subjects(open_bus: tuple[str, OpenBus]) -> None:
     env, factory = open_bus
     bus = await factory()

@@ -106,6 +106,11 @@ async def test_day_start_end_and_errors_through_the_api(harness: Harness) -> Non
     code, shown = await harness.call("GET", "/day/2026-07-19")
     assert code == 200 and shown["end_time"] == ended["end_time"]
     assert (await harness.call("GET", "/day/1999-01-01"))[0] == 404
+    code, manifest = await harness.call("GET", "/archive/2026-07-19/manifest")
+    assert code == 200 and manifest["status"] == "complete" and manifest["date"] == "2026-07-19"
+    assert (await harness.call("GET", "/archive/1999-01-01/manifest"))[0] == 404
+    code, inventory = await harness.call("GET", "/archive/inventory")
+    assert code == 200 and [d["date"] for d in inventory] == ["2026-07-19"]
     code, err = await harness.call("POST", "/clients/c9/disconnect")
     assert code == 404 and "c9" in err["error"]
     assert (await harness.call("POST", "/day/start", [1]))[0] == 400

@@ -31,6 +31,9 @@ def test_sync_then_list_show_search_export(data_dir: Path, capsys: pytest.Captur
     assert code == 0
     assert out.startswith("total 20  added 20  updated 0  settled 0  removed 0")
     assert "sync: markets 20" in err
+    code, out, err = _run(capsys, "sync", "kalshi-local", "--json")
+    assert code == 0 and json.loads(out)["total"] == 20
+    assert "sync: markets [" in err and "] 20/~20" in err  # sized by the previous sync
     assert (data_dir / "cache.sqlite").is_file()
 
     code, out, _ = _run(capsys, "export", "kalshi-local")

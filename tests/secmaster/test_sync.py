@@ -168,3 +168,21 @@ def test_views_are_empty_not_broken_before_any_sync(env: Environment, tmp_path: 
     con = duck.connect(storage)
     assert not history.register_views(con, env, storage)
     assert con.execute("SELECT count(*) FROM market_history").fetchall() == [(0,)]
+
+
+async def test_history_on_memory_storage_through_fsspec(tmp_path: Path) -> None:
+    import msgspec
+
+    from ssmd.config.model import StorageConfig
+
+    env = make_env(tmp_path)
+    env = msgspec.structs.replace(env, name=f"m{abs(hash(tmp_path)) % 10**8}",
+                                  storage=StorageConfig(type="memory", buckets=env.storage.buckets))
+    async with Simulator(sim_settings()) as sim, await open_backends(env) as backends:
+        quiet(sim)
+        service = SecmasterService(env, backends, rest=_rest(sim.rest_url))
+        await service.sync()
+        await service.close()
+        con = duck.connect(backends.storage)
+        assert history.register_views(con, env, backends.storage)
+        assert con.execute("SELECT count(*) FROM market_history WHERE is_current").fetchall() == [(40,)]

@@ -13,7 +13,7 @@ import asyncio
 import bisect
 import heapq
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ssmd.clock import Clock, SystemClock
 from ssmd.errors import TransportError
@@ -96,7 +96,12 @@ class _Waitable:
 
 
 class _Consumer(_Waitable):
-    """Position, pending acks and redelivery timers of one (durable or ephemeral) consumer."""
+    """Position, pending acks and redelivery timers of one (durable or ephemeral) consumer.
+
+    ``pending`` maps each delivered, unacked seq to (attempt, deadline) in delivery order,
+    which is deadline order, so expiry looks only at its head: memory and work follow the
+    messages in flight, not the message rate.
+    """
 
     def __init__(self, bus: MemoryTransport, matcher: Matcher, cursor: int, ack_wait: float, max_pending: int) -> None:
         super().__init__(bus)
@@ -104,66 +109,84 @@ class _Consumer(_Waitable):
         self.cursor = cursor
         self.ack_wait = ack_wait
         self.max_pending = max_pending
-        self.pending: dict[int, int] = {}
-        """seq -> delivery attempt of the outstanding delivery."""
-        self.deadlines: list[tuple[float, int, int]] = []
-        """heap of (monotonic deadline, seq, attempt)."""
-        self.redeliver: deque[int] = deque()
-        self.queued: set[int] = set()
+        self.pending: dict[int, tuple[int, float]] = {}
+        self.waiting: dict[int, int] = {}
+        """seq -> attempt of unacked messages due for redelivery, in order."""
+        self.delayed: list[tuple[float, int, int]] = []
+        """heap of (when, seq, attempt) of messages nak-ed with a delay."""
+        self.delayed_live: dict[int, int] = {}
 
     def wants(self, subject: str) -> bool:
         return self.match(subject)
 
+    def in_flight(self) -> int:
+        return len(self.pending) + len(self.waiting) + len(self.delayed_live)
+
     def ack(self, seq: int) -> None:
-        if self.pending.pop(seq, None) is not None and self.waiters:
+        if (
+            self.pending.pop(seq, None) is not None
+            or self.waiting.pop(seq, None) is not None
+            or self.delayed_live.pop(seq, None) is not None
+        ) and self.waiters:
             self.wake()
 
     def nak(self, seq: int, attempt: int, delay: float) -> None:
-        if self.pending.get(seq) != attempt:
+        entry = self.pending.get(seq)
+        if entry is None or entry[0] != attempt:
             return
+        del self.pending[seq]
         if delay <= 0:
-            self._queue(seq)
-            self.wake()
+            self.waiting[seq] = attempt
         else:
-            loop = asyncio.get_running_loop()
-            heapq.heappush(self.deadlines, (loop.time() + delay, seq, attempt))
-            self.wake()
-
-    def _queue(self, seq: int) -> None:
-        if seq not in self.queued:
-            self.queued.add(seq)
-            self.redeliver.append(seq)
+            when = asyncio.get_running_loop().time() + delay
+            self.delayed_live[seq] = attempt
+            heapq.heappush(self.delayed, (when, seq, attempt))
+        self.wake()
 
     def next_deadline(self) -> float | None:
-        return self.deadlines[0][0] if self.deadlines else None
+        first = next(iter(self.pending.values()))[1] if self.pending else None
+        if self.delayed:
+            when = self.delayed[0][0]
+            return when if first is None else min(first, when)
+        return first
+
+    def _expire(self, now: float) -> None:
+        pending = self.pending
+        expired = []
+        for seq, (attempt, deadline) in pending.items():
+            if deadline > now:
+                break
+            expired.append((seq, attempt))
+        for seq, attempt in expired:
+            del pending[seq]
+            self.waiting[seq] = attempt
+        delayed = self.delayed
+        while delayed and delayed[0][0] <= now:
+            _, seq, attempt = heapq.heappop(delayed)
+            if self.delayed_live.get(seq) == attempt:
+                del self.delayed_live[seq]
+                self.waiting[seq] = attempt
 
     def take(self, now: float) -> MemoryMessage | None:
         """The next message to deliver, or None when there is none (or too many unacked)."""
-        deadlines = self.deadlines
-        while deadlines and deadlines[0][0] <= now:
-            _, seq, attempt = heapq.heappop(deadlines)
-            if self.pending.get(seq) == attempt:
-                self._queue(seq)
-        while self.redeliver:
-            seq = self.redeliver.popleft()
-            self.queued.discard(seq)
-            if seq not in self.pending:
-                continue
+        pending = self.pending
+        if (pending and next(iter(pending.values()))[1] <= now) or self.delayed:
+            self._expire(now)
+        waiting = self.waiting
+        while waiting:
+            seq = next(iter(waiting))
+            attempt = waiting.pop(seq) + 1
             stored = self.bus._get(seq)
             if stored is None:  # aged out of the stream while unacked
-                del self.pending[seq]
                 continue
-            attempt = self.pending[seq] + 1
-            self.pending[seq] = attempt
-            heapq.heappush(deadlines, (now + self.ack_wait, seq, attempt))
+            pending[seq] = (attempt, now + self.ack_wait)
             return MemoryMessage(stored, self, attempt)
-        if len(self.pending) >= self.max_pending:
+        if len(pending) + len(self.delayed_live) >= self.max_pending:
             return None
         stored = self.bus._scan(self)
         if stored is None:
             return None
-        self.pending[stored.seq] = 1
-        heapq.heappush(deadlines, (now + self.ack_wait, stored.seq, 1))
+        pending[stored.seq] = (1, now + self.ack_wait)
         return MemoryMessage(stored, self, 1)
 
 
@@ -247,6 +270,8 @@ class MemoryTransport:
         self._max_bytes = max_bytes
         self._window_ns = int(duplicate_window * 1e9)
         self._clock = clock or SystemClock()
+        self._now = self._clock.now_ns
+        self._limited = bool(self._max_age_ns) or max_bytes > 0
         self._msgs: list[_Stored] = []
         self._head = 0
         """Index in ``_msgs`` of the first retained message; ``_msgs[0]`` has seq ``_base``."""
@@ -282,6 +307,13 @@ class MemoryTransport:
     ) -> int:
         return self.publish_nowait(subject, data, headers, msg_id)
 
+    async def publish_many(
+        self, items: Sequence[tuple[str, bytes, dict[str, str] | None, str | None]]
+    ) -> list[int]:
+        """Publish a batch; returns the sequences (same as ``publish`` one by one)."""
+        nowait = self.publish_nowait
+        return [nowait(subject, data, headers, msg_id) for subject, data, headers, msg_id in items]
+
     def publish_nowait(
         self,
         subject: str,
@@ -297,13 +329,14 @@ class MemoryTransport:
             if len(self._valid) >= 100_000:
                 self._valid.clear()
             self._valid.add(subject)
-        now = self._clock.now_ns()
+        now = self._now()
         if msg_id is not None:
             order = self._dedup_order
-            horizon = now - self._window_ns
-            while order and order[0][0] < horizon:
-                _, old = order.popleft()
-                self._dedup.pop(old, None)
+            if order and order[0][0] < now - self._window_ns:
+                horizon = now - self._window_ns
+                dedup = self._dedup
+                while order and order[0][0] < horizon:
+                    dedup.pop(order.popleft()[1], None)
             seen = self._dedup.get(msg_id)
             if seen is not None:
                 return seen
@@ -314,18 +347,21 @@ class MemoryTransport:
         if msg_id is not None:
             self._dedup[msg_id] = seq
             self._dedup_order.append((now, msg_id))
-        if self._max_bytes > 0:
-            self._bytes += len(stored.data)
-        too_old = self._max_age_ns and msgs[self._head].ts < now - self._max_age_ns
-        if too_old or (self._max_bytes > 0 and self._bytes > self._max_bytes):
-            self._trim(now)
-        for latest in self._latest:
-            if latest.match(subject):
-                latest.queue.append(stored)
+        if self._limited:
+            if self._max_bytes > 0:
+                self._bytes += len(stored.data)
+            too_old = self._max_age_ns and msgs[self._head].ts < now - self._max_age_ns
+            if too_old or (self._max_bytes > 0 and self._bytes > self._max_bytes):
+                self._trim(now)
+        if self._latest:
+            for latest in self._latest:
+                if latest.match(subject):
+                    latest.queue.append(stored)
         if self._sleepers:
-            for sleeper in self._sleepers:
-                if sleeper.wants(subject):
-                    sleeper.wake()
+            woken = [s for s in self._sleepers if s.wants(subject)]
+            for sleeper in woken:
+                sleeper.wake()
+                self._sleepers.discard(sleeper)  # it registers again if it sleeps again
         return seq
 
     def _trim(self, now: int) -> None:

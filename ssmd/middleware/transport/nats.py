@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import nats
@@ -33,8 +33,10 @@ _log = get_logger("transport")
 _TRANSIENT = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError,
               nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
               nats.errors.OutboundBufferLimitError, nats.js.errors.ServiceUnavailableError, asyncio.TimeoutError,
-              ConnectionError, OSError)
+              nats.js.errors.TooManyStalledMsgsError, ConnectionError, OSError)
 _FETCH_BATCH = 64
+Publish = tuple[str, bytes, "dict[str, str] | None", "str | None"]
+"""(subject, data, headers, msg_id) for ``publish_many``."""
 
 
 async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
@@ -310,8 +312,7 @@ class NatsTransport:
         state = (await self._js.stream_info(self.stream, subjects_filter=subject)).state
         return sum((state.subjects or {}).values()) if state.subjects else 0
 
-    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None,
-                      msg_id: str | None = None) -> int:
+    def _headers(self, subject: str, headers: dict[str, str] | None, msg_id: str | None) -> dict[str, str]:
         if subject not in self._valid:
             if not subject.startswith(f"{self.env}."):
                 raise TransportError(f"subject {subject!r} is outside the stream ({self.env}.>)", retryable=False)
@@ -320,6 +321,38 @@ class NatsTransport:
         hdrs = dict(headers) if headers else {}
         if msg_id is not None:
             hdrs["Nats-Msg-Id"] = msg_id
+        return hdrs
+
+    async def publish_many(self, items: Sequence[Publish]) -> list[int]:
+        """Publish a batch pipelined (``publish_async``), wait for every ack; returns the sequences.
+
+        A message whose ack does not come (server restarting) is published again with the
+        same ``msg_id`` through ``publish``, so it is stored once.
+        """
+        await self.connect()
+        futures: list[asyncio.Future[Any] | None] = []
+        for subject, data, headers, msg_id in items:
+            hdrs = self._headers(subject, headers, msg_id)
+            try:
+                futures.append(await self._js.publish_async(subject, data, headers=hdrs or None))
+            except _TRANSIENT:
+                futures.append(None)
+        live = [f for f in futures if f is not None]
+        if live:
+            await asyncio.wait(live, timeout=self.request_timeout * 2)
+        seqs = []
+        for item, fut in zip(items, futures, strict=True):
+            if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
+                seqs.append(int(fut.result().seq))
+                continue
+            if fut is not None and not fut.done():
+                fut.cancel()
+            seqs.append(await self.publish(*item))
+        return seqs
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None,
+                      msg_id: str | None = None) -> int:
+        hdrs = self._headers(subject, headers, msg_id)
         deadline = time.monotonic() + self.publish_timeout
         waits = backoff(initial=0.05, maximum=1.0)
         while True:
