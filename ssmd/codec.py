@@ -2,13 +2,25 @@
 
 ``encode(record) -> bytes`` and ``decode(type, bytes) -> record`` are exact inverses.
 Schemas come from ``exchanges/schemas/*.capnp`` and are loaded once, lazily.
+
+The hot path does not go through pycapnp's per-field setters: each record type is bound to
+its struct layout read from the compiled schema (``ssmd.capnp_layout``), which generates one
+encoder and one decoder per type. They produce exactly the bytes pycapnp produces (tests
+compare them on many random records). pycapnp stays the reference implementation
+(``reference_encode`` / ``reference_decode``) and is used for what the fast path does not
+cover: messages too big for one segment, and bytes not in the canonical single-segment shape
+(other writers, other schema versions, or malformed data, which raises ``DataError``).
 """
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from ssmd.capnp_layout import Binding, Mismatch, UnsupportedLayout, compile_decoder, compile_encoder, layout_of
+from ssmd.errors import DataError
 from ssmd.records import Lifecycle, OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
 from ssmd.resources import schemas_dir
 
@@ -34,6 +46,35 @@ _LIFECYCLE_OPTIONAL = (
     ("is_deactivated", "isDeactivated", "hasIsDeactivated"),
     ("metadata", "metadata", "hasMetadata"),
 )
+_COMMON = {"ts": "ts", "receivedAt": "received_at", "ticker": "ticker"}
+_SEQUENCED = {"sid": "sid", "seq": "seq"}
+
+
+def _optional(fields: tuple[tuple[str, str, str], ...]) -> tuple[dict[str, str], dict[str, str]]:
+    return {field: attr for attr, field, _ in fields}, {flag: field for _, field, flag in fields}
+
+
+def _bindings() -> dict[str, tuple[str, str, list[Binding]]]:
+    """Record type -> (schema file, struct, bindings). Pointer fields are listed in the order
+    the reference encoder sets them, which is the order they are laid out in the message."""
+    ticker_fields, ticker_flags = _optional(_TICKER_OPTIONAL)
+    lifecycle_fields, lifecycle_flags = _optional(_LIFECYCLE_OPTIONAL)
+    return {
+        "trade": ("trade", "Trade", [Binding(Trade, {
+            **_COMMON, "tradeId": "trade_id", "price": "price", "size": "size", "side": "side",
+            **_SEQUENCED, "isBlockTrade": "is_block_trade"})]),
+        "ticker": ("ticker", "Ticker", [Binding(Ticker, {**_COMMON, "sid": "sid", **ticker_fields},
+                                                ticker_flags)]),
+        "orderbook": ("orderbook", "OrderbookUpdate", [
+            Binding(OrderbookSnapshot, {**_COMMON, **_SEQUENCED, "snapshot.yes": "yes", "snapshot.no": "no"},
+                    variant="snapshot"),
+            Binding(OrderbookDelta, {**_COMMON, **_SEQUENCED, "delta.side": "side", "delta.price": "price",
+                                     "delta.delta": "delta"}, variant="delta"),
+        ]),
+        "lifecycle": ("lifecycle", "Lifecycle", [Binding(Lifecycle, {
+            **_COMMON, "kind": "kind", "eventType": "event_type", **_SEQUENCED, **lifecycle_fields},
+            lifecycle_flags)]),
+    }
 
 
 @cache
@@ -44,7 +85,69 @@ def _schema(name: str) -> Any:
     return capnp.load(str(schemas_dir() / f"{name}.capnp"))
 
 
+_ENCODERS: dict[type, Callable[[Any], bytes | None]] = {}
+_DECODERS: dict[str, Callable[[bytes], Record]] = {}
+# What a generated decoder raises on bytes it does not read itself (pycapnp decides then).
+_NOT_CANONICAL = (Mismatch, struct.error, UnicodeDecodeError, IndexError, TypeError)
+# What a generated encoder raises on values it cannot write (pycapnp decides then).
+_NOT_ENCODABLE = (AttributeError, KeyError, TypeError, struct.error, UnicodeEncodeError)
+
+
+@cache
+def _load() -> None:
+    for schema_file, name, bindings in _bindings().values():
+        layout = layout_of(getattr(_schema(schema_file), name).schema)
+        try:
+            encoders = {b.cls: compile_encoder(layout, b) for b in bindings}
+            decoder = compile_decoder(layout, bindings)
+        except UnsupportedLayout:
+            continue  # this type keeps using the reference codec
+        _ENCODERS.update(encoders)
+        _DECODERS[bindings[0].cls.TYPE] = decoder  # type: ignore[attr-defined]
+
+
 def encode(record: Record) -> bytes:
+    _load()
+    fast = _ENCODERS.get(type(record))
+    if fast is not None:
+        try:
+            data = fast(record)
+        except _NOT_ENCODABLE:
+            data = None
+        if data is not None:
+            return data
+    try:
+        return reference_encode(record)
+    except Exception as exc:
+        raise DataError(f"cannot encode {type(record).__name__} record: {_reason(exc)}") from exc
+
+
+def decode(record_type: str, data: bytes) -> Record:
+    _load()
+    fast = _DECODERS.get(record_type)
+    if fast is not None:
+        try:
+            return fast(data)
+        except _NOT_CANONICAL:
+            pass
+    if record_type not in _REFERENCE_DECODERS:
+        raise ValueError(f"unknown record type {record_type!r}")
+    try:
+        return reference_decode(record_type, data)
+    except Exception as exc:
+        raise DataError(f"cannot decode {record_type} record ({len(data)} bytes): {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    """One line: pycapnp's description without its source location and stack."""
+    text = str(getattr(exc, "description", None) or exc or type(exc).__name__)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- the reference implementation: pycapnp, one attribute at a time ---
+
+def reference_encode(record: Record) -> bytes:
+    """pycapnp's encoding of ``record``; ``encode`` returns the same bytes."""
     if isinstance(record, Trade):
         return _encode_trade(record)
     if isinstance(record, Ticker):
@@ -54,18 +157,9 @@ def encode(record: Record) -> bytes:
     return _encode_lifecycle(record)
 
 
-def decode(record_type: str, data: bytes) -> Record:
-    if record_type == "trade":
-        return _decode_trade(data)
-    if record_type == "ticker":
-        return _decode_ticker(data)
-    if record_type == "orderbook":
-        return _decode_orderbook(data)
-    if record_type == "lifecycle":
-        return _decode_lifecycle(data)
-    raise ValueError(f"unknown record type {record_type!r}")
-
-
+def reference_decode(record_type: str, data: bytes) -> Record:
+    """pycapnp's reading of ``data`` (any valid message, including multi-segment ones)."""
+    return _REFERENCE_DECODERS[record_type](data)
 def _encode_trade(r: Trade) -> bytes:
     m = _schema("trade").Trade.new_message()
     m.ts = r.ts
@@ -198,3 +292,11 @@ def _decode_lifecycle(data: bytes) -> Lifecycle:
             seq=m.seq,
             **optional,
         )
+
+
+_REFERENCE_DECODERS: dict[str, Callable[[bytes], Record]] = {
+    "trade": _decode_trade,
+    "ticker": _decode_ticker,
+    "orderbook": _decode_orderbook,
+    "lifecycle": _decode_lifecycle,
+}

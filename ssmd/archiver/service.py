@@ -69,6 +69,8 @@ class Archiver:
         self._state: str = "starting"
         self._started: int | None = None
         self._errors = 0
+        self._stage = "normalized"
+        """Which bucket the write in progress goes to (for the error metric)."""
         ACTIVE.add(self)
 
     # ---- component -------------------------------------------------------------------
@@ -301,7 +303,9 @@ class Archiver:
                 consumer = f"{self._prefix}-{buf.type}"
                 self._batches.append(buf.seal(self.env, now_ns, self._k, consumer))
                 del self._buffers[key]
+        self._stage = "normalized"
         await write_batches(self._storage, self._batches, self._manifests, now_ns, self._ready)
+        self._stage = "raw"
         if self._raw.pending and (force or self.policy.due(self._raw.pending, self._raw.oldest, now)):
             with metrics.ARCHIVER_FLUSH_SECONDS.labels("raw").time():
                 files, size, raw_acks = await self._raw.write(self._manifests, now_ns)
@@ -309,6 +313,7 @@ class Archiver:
             metrics.ARCHIVER_BYTES_WRITTEN.labels("raw").inc(size)
             self._ready.extend(raw_acks)
         self._raw.rotate(self.policy.rotate, now)
+        self._stage = "manifest"
         while self._gaps:
             gap, msg = self._gaps[0]
             date = day_partition(self.env.schedule, gap.start_ns)
@@ -321,6 +326,6 @@ class Archiver:
     def _failed(self, exc: BaseException) -> None:
         self._errors += 1
         delay = self._gate.failed(self.clock.monotonic(), f"{type(exc).__name__}: {exc}")
-        metrics.ARCHIVER_WRITE_ERRORS.labels("storage").inc()
+        metrics.ARCHIVER_WRITE_ERRORS.labels(self._stage).inc()
         log.warning("archive write failed; data kept buffered", error=str(exc), retry_in=round(delay, 2),
                     buffered=self.buffered)

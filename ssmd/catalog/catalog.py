@@ -23,12 +23,10 @@ from ssmd.archiver.columns import CONTRACT
 from ssmd.catalog import duck, index
 from ssmd.config.model import Environment
 from ssmd.errors import DataError, SsmdError
-from ssmd.log import get_logger
 from ssmd.records import RECORD_TYPES
 from ssmd.resources import sql_dir
 
 T = TypeVar("T")
-log = get_logger("catalog")
 _DUCK_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "bool": "BOOLEAN"}
 
 
@@ -89,7 +87,8 @@ class Catalog:
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise DataError(f"{target}: cannot open the catalog ({exc})") from None
-            log.warning("catalog in use by another process; using a private in-memory index", path=target)
+            # another process (e.g. ``ssmd up`` serving a replay) holds the file: index privately,
+            # silently (stdout may be carrying replay output)
             target = ":memory:"
             con = duck.connect(storage, target)
         catalog = cls(env, storage, con, target)

@@ -80,8 +80,9 @@ def _tui_factory() -> Any:
     except ImportError as exc:
         raise SsmdError(f"--tui is not available in this installation ({exc})") from None
 
-    def build(control_url: str) -> Any:
-        return make_app(HttpStatusSource(control_url))
+    def build(control_url: str) -> tuple[Any, Any]:
+        source = HttpStatusSource(control_url)
+        return make_app(source), source
 
     return build
 
@@ -169,10 +170,12 @@ async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
         stop.set()
 
 
-async def _run_tui(app: Any, stop: asyncio.Event) -> None:
+async def _run_tui(built: tuple[Any, Any], stop: asyncio.Event) -> None:
+    app, source = built
     try:
         await app.run_async()
     finally:
+        await source.close()
         stop.set()
 
 

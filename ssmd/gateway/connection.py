@@ -14,6 +14,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from ssmd import metrics
 from ssmd.gateway import protocol as proto
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 BATCH = 256
 AUTH_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
+DIRECT_LIMIT = 16 * 1024
+"""Direct writes only while the socket's write buffer holds at most this many bytes."""
+DIRECT_BATCH = 256
 
 
 class ClientConnection:
@@ -42,8 +46,11 @@ class ClientConnection:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.tg: asyncio.TaskGroup | None = None
         session.notify = self._notify
-        self._sent_by_type = {k: metrics.GATEWAY_MESSAGES_SENT.labels(type=k) for k in
-                              ("trade", "ticker", "orderbook", "lifecycle", "reply", "replay")}
+        session.direct = self._direct
+        self.transport = ws.transport
+        self.protocol = ws.protocol
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
 
     def spawn(self, coro: Any) -> None:
         """Run ``coro`` as a task owned by this connection (ended with it)."""
@@ -53,6 +60,30 @@ class ClientConnection:
         task = self.tg.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _direct(self, frame: bytes, kind: str) -> bool:
+        """The fan-out's fast path for a client that keeps up: nothing queued, the writer
+        idle and the socket's write buffer drained. The frame joins the client's pending
+        frames, which the gateway writes to the transport (never blocking) once per event
+        loop turn, so a burst of messages costs one socket write per client, and no task
+        wakes up."""
+        if self.sending or self.session.state != "open" or len(self.pending) >= DIRECT_BATCH \
+                or self.pending_bytes + self.transport.get_write_buffer_size() > DIRECT_LIMIT:
+            return False
+        if not self.pending:
+            self.gateway.write_soon(self)
+        self.pending.append(frame)
+        self.pending_bytes += len(frame)
+        self.session.count_sent(kind)
+        return True
+
+    def write_pending(self) -> None:
+        """Write the pending frames (called by the gateway, and by the writer first)."""
+        if not self.pending:
+            return
+        frames, self.pending, self.pending_bytes = self.pending, [], 0
+        if self.protocol.state is State.OPEN and not self.protocol.extensions:
+            self.transport.writelines(frames)
 
     def _notify(self) -> None:
         self.wake.set()
@@ -169,6 +200,7 @@ class ClientConnection:
                 batch = buf.pop_batch(BATCH, slots=slots_due, resolve=resolve)
                 if slots_due and session.mode == "conflated" and not buf.slots:
                     next_flush = now + session.interval
+                self.write_pending()
                 self.sending = True
                 await send_batch(self.ws, [e.data for e in batch])
                 self.sending = False
@@ -192,13 +224,8 @@ class ClientConnection:
         self.ws.transport.abort()
 
     def _account(self, batch: list[Any], now: float) -> None:
-        self.session.sent += len(batch)
-        counts = Counter(e.kind for e in batch)
-        for kind, n in counts.items():
-            counter = self._sent_by_type.get(kind)
-            if counter is None:
-                counter = self._sent_by_type[kind] = metrics.GATEWAY_MESSAGES_SENT.labels(type=kind)
-            counter.inc(n)
+        for kind, n in Counter(e.kind for e in batch).items():
+            self.session.count_sent(kind, n)
         metrics.GATEWAY_CLIENT_LAG.observe(max(0.0, now - batch[0].queued_at))
         metrics.GATEWAY_BUFFER_UTILISATION.observe(min(1.0, self.session.buffer.utilisation))
 
@@ -206,6 +233,8 @@ class ClientConnection:
         """Send what is queued (within the close timeout), then the close frame."""
         session = self.session
         buf = session.buffer
+        if session.flush_on_close:
+            self.write_pending()
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 while buf.queue and session.flush_on_close:

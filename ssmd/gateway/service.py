@@ -23,6 +23,7 @@ from ssmd.config.model import Environment
 from ssmd.errors import ConfigError, NotFoundError
 from ssmd.gateway import endpoint
 from ssmd.gateway import protocol as proto
+from ssmd.gateway.actions import Actions
 from ssmd.gateway.archive import Archive
 from ssmd.gateway.connection import ClientConnection
 from ssmd.gateway.replay import run_replay
@@ -69,7 +70,6 @@ class Gateway:
         self._keys: list[bytes] = []
         self._auth = env.gateway.api_key is not None
         self._ids = itertools.count(1)
-        self._known: set[str] = set()
         self._ready = asyncio.Event()
         self._stopped = asyncio.Event()
         self._idle = asyncio.Event()
@@ -81,7 +81,10 @@ class Gateway:
         self._errors = 0
         self._last_error: str | None = None
         self._counts = dict.fromkeys(RECORD_TYPES, 0)
+        self._sent_counters: dict[str, Any] = {}
+        self._dirty: list[ClientConnection] = []
         self.archive = Archive(env, backends, clock)
+        self.actions = Actions(self.state, self.router, backends.cache, self.markets_key, clock)
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def ready(self) -> str:
@@ -186,65 +189,41 @@ class Gateway:
         while True:
             now = self.clock.monotonic()
             metrics.GATEWAY_SLOW_CONSUMERS.set(sum(1 for s in self.router.sessions.values() if s.slow(now)))
+            for session in self.router.sessions.values():
+                self.flush_sent(session)
             await asyncio.sleep(1.0)
+
+    def flush_sent(self, session: Session) -> None:
+        """Add a session's sent counts to ``ssmd_gateway_messages_sent_total``."""
+        for kind, n in session.take_sent().items():
+            counter = self._sent_counters.get(kind)
+            if counter is None:
+                counter = self._sent_counters[kind] = metrics.GATEWAY_MESSAGES_SENT.labels(type=kind)
+            counter.inc(n)
+
+    def write_soon(self, conn: ClientConnection) -> None:
+        """Have ``conn``'s pending frames written at the end of this event loop turn."""
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._write_dirty)
+        self._dirty.append(conn)
+
+    def _write_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.write_pending()
 
     def resolve_slot(self, kind: str, ticker: str) -> bytes | None:
         return self.state.book_message(ticker) if kind == "orderbook" else None
 
     # ---- client actions -----------------------------------------------------------------
-    async def known(self, symbol: str) -> bool:
-        if symbol == proto.WILDCARD or symbol in self.state.markets or symbol in self._known:
-            return True
-        try:
-            found = await self.backends.cache.hget(self.markets_key, symbol) is not None
-        except Exception:
-            return False
-        if found:
-            self._known.add(symbol)
-        return found
-
-    async def _split_known(self, symbols: list[str]) -> tuple[list[str], list[str]]:
-        ok: list[str] = []
-        unknown: list[str] = []
-        for s in dict.fromkeys(symbols):
-            (ok if await self.known(s) else unknown).append(s)
-        return ok, unknown
-
     async def subscribe(self, session: Session, symbols: list[str], request: proto.Request | None) -> None:
-        ok, unknown = await self._split_known(symbols)
-        action = request.action if request else None
-        if isinstance(action, proto.Subscribe):
-            session.set_mode(action.mode, action.interval_ms)
-        new = self.router.subscribe(session, ok)
-        now = self.clock.monotonic()
-        if ok:
-            session.send_control(proto.reply("subscribed", request, symbols=ok, mode=session.mode,
-                                             interval_ms=round(session.interval * 1000)), now)
-        if unknown:
-            raw = request.raw if request else {"symbols": symbols}
-            session.send_control(proto.error(f"unknown symbol(s): {', '.join(unknown)}", raw), now)
-        self._send_snapshots(session, new, now)
-
-    def _send_snapshots(self, session: Session, symbols: list[str], now: float) -> None:
-        tickers = sorted(self.state.markets) if proto.WILDCARD in symbols else symbols
-        for ticker in tickers:
-            for data in self.state.snapshot(ticker):
-                session.send_control(data, now, kind="snapshot", ticker=ticker)
+        await self.actions.subscribe(session, symbols, request)
 
     def unsubscribe(self, session: Session, symbols: list[str], request: proto.Request) -> None:
-        gone = self.router.unsubscribe(session, symbols)
-        missing = [s for s in dict.fromkeys(symbols) if s not in gone]
-        extra = {"not_subscribed": missing} if missing else {}
-        session.send_control(proto.reply("unsubscribed", request, symbols=gone, **extra), self.clock.monotonic())
+        self.actions.unsubscribe(session, symbols, request)
 
     async def snapshot(self, session: Session, symbols: list[str], request: proto.Request) -> None:
-        ok, unknown = await self._split_known(symbols)
-        now = self.clock.monotonic()
-        if unknown:
-            session.send_control(proto.error(f"unknown symbol(s): {', '.join(unknown)}", request.raw), now)
-        if ok:
-            self._send_snapshots(session, ok, now)
-            session.send_control(proto.reply("snapshot_complete", request, symbols=ok), now)
+        await self.actions.snapshot(session, symbols, request)
 
     def start_replay(self, conn: ClientConnection, request: proto.Request) -> None:
         conn.spawn(run_replay(conn.session, request, self._open_records, self.clock, conn.room))
@@ -283,6 +262,8 @@ class Gateway:
     def status(self) -> ComponentStatus:
         now = self.clock.monotonic()
         sessions = list(self.router.sessions.values())
+        for session in sessions:
+            self.flush_sent(session)
         sent = sum(s.sent for s in sessions)
         dropped = sum(s.buffer.dropped for s in sessions)
         return ComponentStatus(

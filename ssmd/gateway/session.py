@@ -66,6 +66,11 @@ class Session:
         self.rate = RateLimiter()
         self.notify: Callable[[], None] = lambda: None
         """Wakes the writer; set by the connection."""
+        self.direct: Callable[[bytes, str], bool] | None = None
+        """Writes a frame straight to an idle, drained socket (never awaits); set by the
+        connection. Returns False when the frame must be queued instead."""
+        self.sent_by_kind: dict[str, int] = {}
+        """Messages sent by kind, not yet added to the metrics (see ``take_sent``)."""
 
     @property
     def wildcard(self) -> bool:
@@ -118,6 +123,8 @@ class Session:
         if self.mode == "realtime" and not buf.dropped_tickers:  # the common case, inlined
             data = update.data
             queue = buf.queue
+            if not queue and self.direct is not None and self.direct(data, update.kind):
+                return "queued"
             if len(queue) < buf.max_messages and buf.bytes + len(data) <= buf.max_bytes:
                 queue.append(Entry(data, update.kind, update.ticker, now))
                 buf.bytes += len(data)
@@ -140,6 +147,15 @@ class Session:
             self.last_drop_at = now
         self.notify()
         return outcome
+
+    def count_sent(self, kind: str, n: int = 1) -> None:
+        self.sent += n
+        self.sent_by_kind[kind] = self.sent_by_kind.get(kind, 0) + n
+
+    def take_sent(self) -> dict[str, int]:
+        """Sent counts by kind since the last call (for the metrics)."""
+        out, self.sent_by_kind = self.sent_by_kind, {}
+        return out
 
     def lag(self, now: float) -> float:
         oldest = self.buffer.oldest()

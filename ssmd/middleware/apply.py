@@ -48,6 +48,14 @@ def _where_journal(env: Environment, journal: Any) -> str:
     return f"jetstream stream {env.transport.jetstream.stream}" if env.journal_type == "jetstream" else "memory"
 
 
+def _reason(exc: BaseException) -> str:
+    """The error without its own backend prefix (the line already names the backend)."""
+    text = str(exc)
+    for prefix in ("transport: ", "storage: ", "cache: ", "journal: "):
+        text = text.removeprefix(prefix)
+    return text
+
+
 def _size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -77,7 +85,7 @@ async def apply_environment(env: Environment) -> list[str]:
         else:
             lines.append("✓ transport memory: in-process bus (nothing to create)")
     except SsmdError as exc:
-        raise BackendError(f"transport {_where_transport(env)}: {exc}") from None
+        raise BackendError(f"transport {_where_transport(env)}: {_reason(exc)}") from None
     finally:
         await transport.close()
 
@@ -87,7 +95,7 @@ async def apply_environment(env: Environment) -> list[str]:
         for bucket in buckets:
             await storage.create_bucket(bucket)
     except SsmdError as exc:
-        raise BackendError(f"storage {_where_storage(env)}: {exc}") from None
+        raise BackendError(f"storage {_where_storage(env)}: {_reason(exc)}") from None
     lines.append(f"✓ storage {_where_storage(env)}: buckets {', '.join(buckets)} ready")
 
     cache = make_cache(env)
@@ -95,7 +103,7 @@ async def apply_environment(env: Environment) -> list[str]:
         await cache.connect()
         await cache.ping()
     except (SsmdError, OSError) as exc:
-        raise CacheError(f"cache {_where_cache(env, cache)}: unreachable: {exc}") from None
+        raise CacheError(f"cache {_where_cache(env, cache)}: unreachable: {_reason(exc)}") from None
     finally:
         await cache.close()
     lines.append(f"✓ cache {_where_cache(env, cache)}: reachable")
@@ -105,7 +113,7 @@ async def apply_environment(env: Environment) -> list[str]:
         await journal.connect()
         await journal.last_seq(f"{env.name}.day.events")
     except SsmdError as exc:
-        raise BackendError(f"journal {_where_journal(env, journal)}: {exc}") from None
+        raise BackendError(f"journal {_where_journal(env, journal)}: {_reason(exc)}") from None
     finally:
         await journal.close()
     lines.append(f"✓ journal {_where_journal(env, journal)}: ready")
@@ -137,7 +145,7 @@ async def teardown_environment(env: Environment, date: str | None = None, dry_ru
                 for obj in objects:
                     await storage.delete(obj.path)
         except SsmdError as exc:
-            raise BackendError(f"storage {_where_storage(env)}: {exc}") from None
+            raise BackendError(f"storage {_where_storage(env)}: {_reason(exc)}") from None
         where = prefix + (f"*{fragment}" if fragment else "")
         lines.append(f"storage: {verb} {len(objects)} objects ({_size(sum(o.size for o in objects))}) under {where}")
 
@@ -149,7 +157,7 @@ async def teardown_environment(env: Environment, date: str | None = None, dry_ru
         if keys and not dry_run:
             await cache.delete(*keys)
     except (SsmdError, OSError) as exc:
-        raise CacheError(f"cache {_where_cache(env, cache)}: unreachable: {exc}") from None
+        raise CacheError(f"cache {_where_cache(env, cache)}: unreachable: {_reason(exc)}") from None
     finally:
         await cache.close()
     lines.append(f"cache: {verb} {len(keys)} keys {key_prefix}*")
@@ -175,7 +183,7 @@ async def _teardown_streams(env: Environment, verb: str, dry_run: bool) -> list[
                 else:
                     count += await journal.delete_topic(topic)
         except SsmdError as exc:
-            raise BackendError(f"journal {_where_journal(env, journal)}: {exc}") from None
+            raise BackendError(f"journal {_where_journal(env, journal)}: {_reason(exc)}") from None
         finally:
             await journal.close()
         lines.append(f"journal: {verb} {count} entries in {len(topics)} topics {env.name}.*")
@@ -186,7 +194,7 @@ async def _teardown_streams(env: Environment, verb: str, dry_run: bool) -> list[
             await transport.connect()
             count = await transport.count(subject) if dry_run else await transport.purge(subject)
         except SsmdError as exc:
-            raise BackendError(f"transport {_where_transport(env)}: {exc}") from None
+            raise BackendError(f"transport {_where_transport(env)}: {_reason(exc)}") from None
         except Exception as exc:
             raise BackendError(f"transport {_where_transport(env)}: stream {env.transport.jetstream.stream}: "
                                f"{type(exc).__name__} {exc}") from None

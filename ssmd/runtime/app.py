@@ -12,7 +12,6 @@ control API.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,6 +28,7 @@ from ssmd.day.steps import DAY_COMPONENTS
 from ssmd.errors import NotFoundError, SsmdError
 from ssmd.log import get_logger
 from ssmd.runtime import discovery
+from ssmd.runtime.components import COMPONENTS, STAGES, Factory, archiver_caught_up, default_factory
 from ssmd.runtime.control import ControlServer
 from ssmd.runtime.status import RateMeter, build_status, day_stats
 from ssmd.runtime.supervisor import RestartPolicy, Supervisor
@@ -36,40 +36,6 @@ from ssmd.runtime.tasks import MetricsEndpoint, Periodic
 from ssmd.status import ClientInfo, SystemStatus
 
 log = get_logger("runtime")
-COMPONENTS = ("connector", "archiver", "gateway", "secmaster")
-STAGES = {"scheduler": 10, "secmaster": 15, "gateway": 20, "connector": 30, "simulator": 40, "archiver": 50,
-          "reporter": 60, "metrics": 90, "control": 95}
-Factory = Callable[[Environment, Any, Clock], Component]
-
-
-def default_factory(runtime: Runtime, name: str) -> Callable[[], Component]:
-    """The real component ``name`` for this runtime's environment and backends."""
-
-    def make() -> Component:
-        env, backends, clock = runtime.env, runtime.backends, runtime.clock
-        if name == "connector":
-            from ssmd.connector import Connector
-
-            secmaster = runtime.supervisor.component("secmaster")
-            markets = secmaster.selected_markets() if secmaster is not None else runtime.cached_markets
-            return Connector(env, backends, clock=clock, markets=markets)
-        if name == "archiver":
-            from ssmd.archiver import Archiver
-
-            return Archiver(env, backends, clock=clock)
-        if name == "gateway":
-            from ssmd.gateway import Gateway
-
-            return Gateway(env, backends, clock=clock)
-        if name == "secmaster":
-            from ssmd.secmaster.service import SecmasterService
-
-            return SecmasterService(env, backends, clock=clock, connector=runtime.forward_markets)
-        raise SsmdError(f"unknown component {name!r} (choose from {', '.join(COMPONENTS)})")
-
-    return make
-
-
 class Runtime:
     def __init__(
         self,
@@ -115,24 +81,7 @@ class Runtime:
 
     async def _before_stage(self, stage: int) -> None:
         if stage == STAGES["archiver"]:
-            await self.archiver_caught_up()
-
-    async def archiver_caught_up(self, *, quiet: float = 0.3, limit: float = 10.0, poll: float = 0.1) -> None:
-        """Before the archiver stops: wait until it has taken everything already published
-        (its counters stay still for ``quiet`` seconds), at most ``limit`` seconds."""
-        status = self.supervisor.component_status("archiver")
-        if status is None or status.state != "running":
-            return
-        loop = asyncio.get_running_loop()
-        deadline, last, still_since = loop.time() + limit, -1, loop.time()
-        while loop.time() < deadline:
-            current = sum(status.counters.values())
-            if current != last:
-                last, still_since = current, loop.time()
-            elif loop.time() - still_since >= quiet:
-                return
-            await asyncio.sleep(poll)
-            status = self.supervisor.component_status("archiver") or status
+            await archiver_caught_up(self.supervisor)
 
     # ---- assembly ---------------------------------------------------------------------
     async def prepare(self) -> None:

@@ -263,7 +263,8 @@ class Supervisor:
 
     def _status(self, task: _Task) -> ComponentStatus:
         base = task.component.status() if task.component is not None else ComponentStatus(name=task.name)
-        status = msgspec.structs.replace(base, name=task.name, restarts=task.restarts)
+        # the component's own restarts (e.g. reconnects) plus the supervisor's restarts of it
+        status = msgspec.structs.replace(base, name=task.name, restarts=base.restarts + task.restarts)
         if task.state != "running":
             status.state = task.state
         elif base.state in ("stopped", "failed"):

@@ -126,7 +126,7 @@ async def test_storage_failure_keeps_data_buffered_then_succeeds(tmp_path: Path)
     records = sample_records(n=2)
     await publish(env, backends.transport, records)
     archiver = Archiver(env, backends)
-    errors_before = metrics.ARCHIVER_WRITE_ERRORS.labels("storage")._value.get()
+    errors_before = metrics.ARCHIVER_WRITE_ERRORS.labels("normalized")._value.get()
     async with running(archiver):
         await until(lambda: consumed(archiver) == len(records))
         with pytest.raises(StorageError):
@@ -134,8 +134,8 @@ async def test_storage_failure_keeps_data_buffered_then_succeeds(tmp_path: Path)
         status = archiver.status()
         assert status.details["storage"] == "failing" and status.last_error
         assert archiver.buffered >= len(records)
-        assert metrics.ARCHIVER_WRITE_ERRORS.labels("storage")._value.get() > errors_before
-        assert not list(tmp_path.rglob("*.parquet"))
+        assert metrics.ARCHIVER_WRITE_ERRORS.labels("normalized")._value.get() > errors_before
+        assert not list(tmp_path.rglob("*.parquet"))  # noqa: ASYNC240 - test inspection
         report = await verify_day(env, backends, DAY)
         assert report.status == "incomplete" and any("still buffered" in p for p in report.problems)
 
@@ -143,7 +143,7 @@ async def test_storage_failure_keeps_data_buffered_then_succeeds(tmp_path: Path)
         await archiver.flush()
         assert archiver.buffered == 0 and archiver.status().details["storage"] == "ok"
     assert len(_parquet_rows(tmp_path, "trade")) == 2
-    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]  # noqa: ASYNC240 - test inspection
 
 
 async def test_gaps_go_to_the_manifest_and_verify_compact_the_day(tmp_path: Path) -> None:
@@ -198,3 +198,15 @@ async def test_undecodable_record_goes_to_the_dead_letter_subject(tmp_path: Path
         msg = await dlq.next(timeout=10)
     assert msg.data == b"\x00garbage" and "cannot decode trade" in msg.headers["error"]
     assert archiver.status().errors == 1
+
+
+async def test_raw_files_rotate_by_size_and_numbering_continues_after_restart(tmp_path: Path) -> None:
+    env = make_env(tmp_path, raw_rotate_bytes=1)  # every flushed file is full
+    backends = make_backends(env)
+    await archive(env, backends, sample_records(n=1))
+    await archive(env, backends, sample_records(ticker="B", n=1), start=10)
+    day = tmp_path / "ssmd-raw/t1/kalshi/2026/07/19"
+    assert sorted(p.name for p in day.glob("trade-*")) == ["trade-1.jsonl.zst", "trade-2.jsonl.zst"]
+    manifest = mf.decode((day / "manifest.json").read_bytes())
+    assert [f.records for f in manifest.files if f.channel == "trade"] == [1, 1]
+    assert manifest.record_count == 10

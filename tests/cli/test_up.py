@@ -114,6 +114,8 @@ def test_up_serves_status_to_a_second_process_and_leaves_a_complete_archive(tmp_
         assert later["endpoints"]["gateway"].startswith("ws://127.0.0.1:")
         human = ssmd("day", "status", str(envfile), env=env)
         assert f"day {first['day']['date']}  ACTIVE since" in human.stdout
+        again = ssmd("day", "start", str(envfile), env=env)  # through the control API
+        assert (again.returncode, again.stderr) == (1, f"ssmd: day {first['day']['date']} is already ACTIVE\n")
     finally:
         stop(proc, log)
     date = first["day"]["date"]
@@ -296,3 +298,47 @@ def test_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
         result = ssmd("up", str(envfile), "--duration", "1", env={**os.environ, "SSMD_DATA_DIR": str(tmp_path / "d")})
     assert result.returncode == 1
     assert result.stderr == f"ssmd: control API: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+@pytest.mark.slow
+def test_up_on_a_terminal_prints_the_summary_lines(tmp_path: Path) -> None:
+    import pty
+
+    primary, secondary = pty.openpty()
+    envfile = write_env(tmp_path)
+    proc = subprocess.Popen([SSMD, "up", str(envfile), "--duration", "7"], stdin=subprocess.DEVNULL,
+                            stdout=secondary, stderr=subprocess.PIPE,
+                            env={**os.environ, "SSMD_DATA_DIR": str(tmp_path / "data")})
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(60) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    os.close(primary)
+    text = b"".join(chunks).decode()
+    assert "ssmd up kalshi-local  (pid" in text
+    assert "(built-in simulator, no credentials)" in text
+    for step in ("sync_secmaster", "start_connector", "start_archiver", "start_gateway", "health_check"):
+        assert f"✓ {step}" in text
+    assert "✓ day " in text and " ACTIVE" in text
+    assert "  gateway   ws://127.0.0.1:" in text
+    assert " received " in text and " archived " in text  # a rates line
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("✓ stopped (scheduler → secmaster → gateway → connector → simulator → archiver")
+
+
+def test_a_second_up_for_the_same_environment_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    (data / "run" / "kalshi-local.json").write_text(json.dumps(
+        {"env": "kalshi-local", "pid": os.getpid(), "control_url": "http://127.0.0.1:9", "started_at": 1}))
+    result = ssmd("up", str(write_env(tmp_path)), env={**os.environ, "SSMD_DATA_DIR": str(data)})
+    assert result.returncode == 1
+    assert result.stderr == (f"ssmd: ssmd up is already running for kalshi-local (pid {os.getpid()}, "
+                             "http://127.0.0.1:9)\n")

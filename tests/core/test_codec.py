@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any, NoReturn
 
-from ssmd.codec import decode, encode
-from ssmd.records import Lifecycle, OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ssmd import codec
+from ssmd.codec import decode, encode, reference_decode, reference_encode
+from ssmd.errors import DataError
+from ssmd.records import RECORD_TYPES, Lifecycle, OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
 
 RECORDS: list[Record] = [
     Trade(ts=1784475900544000000, received_at=1784475900545123456, ticker="KXBTCD-26JUL2317-T118999.99",
@@ -30,3 +37,175 @@ def test_round_trip(record: Record) -> None:
 def test_unknown_type() -> None:
     with pytest.raises(ValueError, match="unknown record type"):
         decode("quote", b"")
+
+
+# --- the fast codec against pycapnp, the reference implementation ---
+
+I64 = st.integers(-(2**63), 2**63 - 1)
+U32 = st.integers(0, 2**32 - 1)
+U64 = st.integers(0, 2**64 - 1)
+TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", "KXBTCD-26JUL2317-T118999.99", "A.B.C", ".", "é☃-ticker", "a\x00b"]),
+    st.text(min_size=100, max_size=1500),
+)
+SIDES = st.sampled_from(["yes", "no"])
+LEVELS = st.one_of(
+    st.lists(st.tuples(I64, I64), max_size=8),
+    st.lists(st.tuples(I64, I64), min_size=400, max_size=600),  # around the one-segment limit
+).map(tuple)
+
+
+def _optional(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() | values
+
+
+TRADES = st.builds(Trade, ts=I64, received_at=I64, ticker=TEXT, trade_id=TEXT, price=I64, size=I64,
+                   side=SIDES, sid=U32, seq=U64, is_block_trade=st.booleans())
+TICKERS = st.builds(Ticker, ts=I64, received_at=I64, ticker=TEXT, sid=U32,
+                    **{name: _optional(I64) for name in (
+                        "price", "yes_bid", "yes_ask", "yes_bid_size", "yes_ask_size", "last_trade_size",
+                        "volume", "open_interest", "dollar_volume", "dollar_open_interest")})
+SNAPSHOTS = st.builds(OrderbookSnapshot, ts=I64, received_at=I64, ticker=TEXT, yes=LEVELS, no=LEVELS,
+                      sid=U32, seq=U64)
+DELTAS = st.builds(OrderbookDelta, ts=I64, received_at=I64, ticker=TEXT, side=SIDES, price=I64, delta=I64,
+                   sid=U32, seq=U64)
+LIFECYCLES = st.builds(Lifecycle, ts=I64, received_at=I64, ticker=TEXT, kind=TEXT, event_type=TEXT, sid=U32,
+                       seq=U64, open_ts=_optional(I64), close_ts=_optional(I64), determination_ts=_optional(I64),
+                       settled_ts=_optional(I64), result=_optional(TEXT), settlement_value=_optional(I64),
+                       is_deactivated=_optional(st.booleans()), metadata=_optional(TEXT))
+ANY_RECORD = st.one_of(TRADES, TICKERS, SNAPSHOTS, DELTAS, LIFECYCLES)
+
+
+def _segments(data: bytes) -> int:
+    return int.from_bytes(data[:4], "little") + 1
+
+
+def _refuse(*args: object) -> NoReturn:
+    raise AssertionError("the reference codec was used")
+
+
+def _check_against_pycapnp(record: Record) -> None:
+    expected = reference_encode(record)
+    if _segments(expected) == 1:  # the generated codec handles it without pycapnp
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(codec, "reference_encode", _refuse)
+            patch.setattr(codec, "reference_decode", _refuse)
+            assert encode(record) == expected
+            assert decode(record.TYPE, expected) == record
+    assert encode(record) == expected
+    assert decode(record.TYPE, expected) == record
+    assert reference_decode(record.TYPE, encode(record)) == record
+
+
+@settings(max_examples=150, deadline=None)
+@given(TRADES)
+def test_trade_bytes_match_pycapnp(record: Trade) -> None:
+    _check_against_pycapnp(record)
+
+
+@settings(max_examples=150, deadline=None)
+@given(TICKERS)
+def test_ticker_bytes_match_pycapnp(record: Ticker) -> None:
+    _check_against_pycapnp(record)
+
+
+@settings(max_examples=100, deadline=None)
+@given(SNAPSHOTS)
+def test_snapshot_bytes_match_pycapnp(record: OrderbookSnapshot) -> None:
+    _check_against_pycapnp(record)
+
+
+@settings(max_examples=150, deadline=None)
+@given(DELTAS)
+def test_delta_bytes_match_pycapnp(record: OrderbookDelta) -> None:
+    _check_against_pycapnp(record)
+
+
+@settings(max_examples=150, deadline=None)
+@given(LIFECYCLES)
+def test_lifecycle_bytes_match_pycapnp(record: Lifecycle) -> None:
+    _check_against_pycapnp(record)
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=lambda r: type(r).__name__)
+def test_examples_match_pycapnp(record: Record) -> None:
+    _check_against_pycapnp(record)
+
+
+@pytest.mark.parametrize("levels", [505, 506, 507, 2000])
+def test_snapshot_at_the_segment_limit(levels: int) -> None:
+    # 506 levels fill pycapnp's first segment (1024 words) exactly; 507 spill into a second one.
+    yes = tuple((i, -i) for i in range(levels))
+    record = OrderbookSnapshot(ts=1, received_at=2, ticker="x", yes=yes, no=(), sid=1, seq=1)
+    data = encode(record)
+    assert data == reference_encode(record)
+    assert _segments(data) == (1 if levels <= 505 else 2)
+    assert decode("orderbook", data) == record
+
+
+@pytest.mark.parametrize("length", [8047, 8048, 8055, 8056, 8057, 8064])
+def test_long_text_at_the_segment_limit(length: int) -> None:
+    record = Lifecycle(ts=1, received_at=2, ticker="M", kind="k", event_type="e", sid=1, seq=1,
+                       metadata="m" * length)
+    data = encode(record)
+    assert data == reference_encode(record)
+    assert decode("lifecycle", data) == record
+
+
+def test_out_of_range_value_is_a_data_error() -> None:
+    bad = Trade(ts=1, received_at=2, ticker="T", trade_id="t", price=1, size=1, side="yes", sid=-1, seq=1)
+    with pytest.raises(DataError, match="out-of-range"):
+        encode(bad)
+    with pytest.raises(DataError, match="no such enumerant"):
+        encode(msgspec.structs.replace(bad, sid=1, side="maybe"))  # type: ignore[arg-type]
+
+
+# --- malformed bytes: a DataError with the reason, never a crash, never a wrong record ---
+
+def _decode_or_error(record_type: str, data: bytes, decoder: Any) -> object:
+    try:
+        return decoder(record_type, data)
+    except DataError:
+        return DataError
+    except Exception:  # pycapnp's own errors, for the reference
+        if decoder is decode:
+            raise
+        return DataError
+
+
+@settings(max_examples=200, deadline=None)
+@given(ANY_RECORD, st.data())
+def test_corrupted_bytes_decode_like_pycapnp(record: Record, data: st.DataObject) -> None:
+    raw = bytearray(encode(record)[:8 * 80])
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.sampled_from([len(raw), len(raw) - 8, len(raw) + 8, data.draw(st.integers(0, len(raw)))]))
+    corrupted = bytes(raw[:cut]) + b"\0" * max(0, cut - len(raw))
+    assert _decode_or_error(record.TYPE, corrupted, decode) == _decode_or_error(
+        record.TYPE, corrupted, reference_decode)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(list(RECORD_TYPES)), st.binary(max_size=200))
+def test_random_bytes_raise_data_error(record_type: str, data: bytes) -> None:
+    try:
+        decode(record_type, data)
+    except DataError as exc:
+        assert str(exc).startswith(f"cannot decode {record_type} record")
+
+
+TRADE_BYTES = encode(RECORDS[0])
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (TRADE_BYTES[:-8], "premature"),
+    (TRADE_BYTES[:4], "premature|multiple of eight"),
+    (b"", "root pointer"),
+    (TRADE_BYTES[:-1] + b"\xff", "NUL-terminated"),  # trade id's last word loses its NUL
+    (TRADE_BYTES[:-16] + b"\xff" + TRADE_BYTES[-15:], "utf-8"),
+    (TRADE_BYTES[:84] + b"\xff\xff\xff\x1f" + TRADE_BYTES[88:], "out-of-bounds|out of bounds"),  # text length
+], ids=["truncated", "torn header", "empty", "no NUL", "bad utf-8", "text past the end"])
+def test_malformed_trade_names_the_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(DataError, match=f"cannot decode trade record .*({reason})"):
+        decode("trade", data)

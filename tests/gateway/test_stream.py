@@ -42,7 +42,9 @@ async def test_subscribe_gets_snapshot_then_live_updates_with_exact_decimals(gw:
             assert again["type"] == "orderbook" and again["snapshot"] and again["bids"][0] == ["0.2900", "6.00"]
             _, before = await recv_until(ws, lambda m: m["type"] == "snapshot_complete")
             assert [m["type"] for m in before] == ["ticker"]
-    assert _sample("ssmd_gateway_messages_sent_total", type="trade") >= 2
+            sent_before = _sample("ssmd_gateway_messages_sent_total", type="trade")
+            gw.gateway.status()  # status() brings the sent counters up to date
+            assert _sample("ssmd_gateway_messages_sent_total", type="trade") >= sent_before + 2
 
 
 async def test_wildcard_gets_every_market_and_unsubscribe_stops_it(gw: Harness) -> None:

@@ -14,8 +14,8 @@ import pytest
 from ssmd.errors import CacheError
 
 
-@pytest.fixture(params=["memory", "local", "redis"])
-async def cache(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+@pytest.fixture(params=["memory", "local", "redis", "degrading-redis"])
+async def kv(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     if request.param == "memory":
         from ssmd.middleware.cache.memory import MemoryCache
 
@@ -25,9 +25,12 @@ async def cache(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
         c = LocalCache(tmp_path / "cache.sqlite")
     else:
+        from ssmd.middleware.cache.degrading import DegradingCache
         from ssmd.middleware.cache.redis import RedisCache
 
         c = RedisCache(request.getfixturevalue("redis_server").url)
+        if request.param == "degrading-redis":  # the wrapper open_backends hands out is transparent
+            c = DegradingCache(c)
     await c.connect()
     yield c
     await c.close()
@@ -38,76 +41,76 @@ def env() -> str:
     return f"t{uuid.uuid4().hex[:8]}"
 
 
-async def test_strings_and_ttl(cache: Any, env: str) -> None:
-    assert await cache.ping()
-    assert await cache.get(f"{env}:day:current") is None
-    await cache.set(f"{env}:day:current", "2026-07-19")
-    assert await cache.get(f"{env}:day:current") == "2026-07-19"
-    await cache.set(f"{env}:lock", "me", ttl=0.2)
-    assert await cache.get(f"{env}:lock") == "me"
+async def test_strings_and_ttl(kv: Any, env: str) -> None:
+    assert await kv.ping()
+    assert await kv.get(f"{env}:day:current") is None
+    await kv.set(f"{env}:day:current", "2026-07-19")
+    assert await kv.get(f"{env}:day:current") == "2026-07-19"
+    await kv.set(f"{env}:lock", "me", ttl=0.2)
+    assert await kv.get(f"{env}:lock") == "me"
     deadline = asyncio.get_running_loop().time() + 10
-    while await cache.get(f"{env}:lock") is not None:
+    while await kv.get(f"{env}:lock") is not None:
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.05)
-    assert f"{env}:lock" not in await cache.keys(f"{env}:")
+    assert f"{env}:lock" not in await kv.keys(f"{env}:")
 
 
-async def test_set_if_absent_incr_delete(cache: Any, env: str) -> None:
-    assert await cache.set_if_absent(f"{env}:k", "first")
-    assert not await cache.set_if_absent(f"{env}:k", "second")
-    assert await cache.get(f"{env}:k") == "first"
-    assert await cache.incr(f"{env}:n") == 1
-    assert await cache.incr(f"{env}:n", 41) == 42
-    assert await cache.get(f"{env}:n") == "42"
-    assert await cache.delete(f"{env}:k", f"{env}:n", f"{env}:missing") == 2
-    assert await cache.get(f"{env}:k") is None
+async def test_set_if_absent_incr_delete(kv: Any, env: str) -> None:
+    assert await kv.set_if_absent(f"{env}:k", "first")
+    assert not await kv.set_if_absent(f"{env}:k", "second")
+    assert await kv.get(f"{env}:k") == "first"
+    assert await kv.incr(f"{env}:n") == 1
+    assert await kv.incr(f"{env}:n", 41) == 42
+    assert await kv.get(f"{env}:n") == "42"
+    assert await kv.delete(f"{env}:k", f"{env}:n", f"{env}:missing") == 2
+    assert await kv.get(f"{env}:k") is None
 
 
-async def test_mget_mset_and_keys_by_prefix(cache: Any, env: str) -> None:
-    await cache.mset({f"{env}:a": "1", f"{env}:b": "2"})
-    assert await cache.mget([f"{env}:a", f"{env}:nope", f"{env}:b"]) == ["1", None, "2"]
-    await cache.hset(f"{env}:secmaster:markets", {"T": "{}"})
-    assert await cache.keys(f"{env}:") == sorted([f"{env}:a", f"{env}:b", f"{env}:secmaster:markets"])
-    assert await cache.keys(f"{env}:secmaster") == [f"{env}:secmaster:markets"]
+async def test_mget_mset_and_keys_by_prefix(kv: Any, env: str) -> None:
+    await kv.mset({f"{env}:a": "1", f"{env}:b": "2"})
+    assert await kv.mget([f"{env}:a", f"{env}:nope", f"{env}:b"]) == ["1", None, "2"]
+    await kv.hset(f"{env}:secmaster:markets", {"T": "{}"})
+    assert await kv.keys(f"{env}:") == sorted([f"{env}:a", f"{env}:b", f"{env}:secmaster:markets"])
+    assert await kv.keys(f"{env}:secmaster") == [f"{env}:secmaster:markets"]
 
 
-async def test_hashes(cache: Any, env: str) -> None:
+async def test_hashes(kv: Any, env: str) -> None:
     key = f"{env}:secmaster:markets"
-    await cache.hset(key, {"KXBTCD-26JUL2317-T118999.99": '{"status":"active"}', "B": "2"})
-    await cache.hset(key, {"B": "3"})
-    assert await cache.hget(key, "KXBTCD-26JUL2317-T118999.99") == '{"status":"active"}'
-    assert await cache.hget(key, "nope") is None
-    assert await cache.hgetall(key) == {"KXBTCD-26JUL2317-T118999.99": '{"status":"active"}', "B": "3"}
-    assert await cache.hdel(key, "B", "nope") == 1
-    assert await cache.hgetall(f"{env}:missing") == {}
-    assert await cache.hdel(key, "KXBTCD-26JUL2317-T118999.99") == 1
-    assert await cache.keys(f"{env}:") == []
+    await kv.hset(key, {"KXBTCD-26JUL2317-T118999.99": '{"status":"active"}', "B": "2"})
+    await kv.hset(key, {"B": "3"})
+    assert await kv.hget(key, "KXBTCD-26JUL2317-T118999.99") == '{"status":"active"}'
+    assert await kv.hget(key, "nope") is None
+    assert await kv.hgetall(key) == {"KXBTCD-26JUL2317-T118999.99": '{"status":"active"}', "B": "3"}
+    assert await kv.hdel(key, "B", "nope") == 1
+    assert await kv.hgetall(f"{env}:missing") == {}
+    assert await kv.hdel(key, "KXBTCD-26JUL2317-T118999.99") == 1
+    assert await kv.keys(f"{env}:") == []
 
 
-async def test_sets(cache: Any, env: str) -> None:
+async def test_sets(kv: Any, env: str) -> None:
     key = f"{env}:secmaster:markets:by_category:Crypto"
-    assert await cache.sadd(key, "A", "B", "A") == 2
-    assert await cache.sadd(key, "B", "C") == 1
-    assert await cache.smembers(key) == {"A", "B", "C"}
-    assert await cache.srem(key, "A", "Z") == 1
-    assert await cache.smembers(key) == {"B", "C"}
-    assert await cache.smembers(f"{env}:none") == set()
+    assert await kv.sadd(key, "A", "B", "A") == 2
+    assert await kv.sadd(key, "B", "C") == 1
+    assert await kv.smembers(key) == {"A", "B", "C"}
+    assert await kv.srem(key, "A", "Z") == 1
+    assert await kv.smembers(key) == {"B", "C"}
+    assert await kv.smembers(f"{env}:none") == set()
 
 
-async def test_sorted_sets(cache: Any, env: str) -> None:
+async def test_sorted_sets(kv: Any, env: str) -> None:
     key = f"{env}:secmaster:markets:expiring"
-    assert await cache.zadd(key, {"late": 300.0, "early": 100.0, "mid": 200.0}) == 3
-    assert await cache.zadd(key, {"mid": 150.0}) == 0
-    assert await cache.zrangebyscore(key, 100, 200) == [("early", 100.0), ("mid", 150.0)]
-    assert await cache.zrangebyscore(key, -math.inf, math.inf) == [("early", 100.0), ("mid", 150.0), ("late", 300.0)]
-    assert await cache.zrem(key, "early", "nope") == 1
-    assert [m for m, _ in await cache.zrangebyscore(key, 0, 1000)] == ["mid", "late"]
+    assert await kv.zadd(key, {"late": 300.0, "early": 100.0, "mid": 200.0}) == 3
+    assert await kv.zadd(key, {"mid": 150.0}) == 0
+    assert await kv.zrangebyscore(key, 100, 200) == [("early", 100.0), ("mid", 150.0)]
+    assert await kv.zrangebyscore(key, -math.inf, math.inf) == [("early", 100.0), ("mid", 150.0), ("late", 300.0)]
+    assert await kv.zrem(key, "early", "nope") == 1
+    assert [m for m, _ in await kv.zrangebyscore(key, 0, 1000)] == ["mid", "late"]
 
 
-async def test_wrong_kind_is_an_error_not_an_outage(cache: Any, env: str) -> None:
-    await cache.set(f"{env}:s", "x")
+async def test_wrong_kind_is_an_error_not_an_outage(kv: Any, env: str) -> None:
+    await kv.set(f"{env}:s", "x")
     with pytest.raises(CacheError) as info:
-        await cache.hset(f"{env}:s", {"f": "v"})
+        await kv.hset(f"{env}:s", {"f": "v"})
     assert not info.value.retryable
     with pytest.raises(CacheError):
-        await cache.incr(f"{env}:s")
+        await kv.incr(f"{env}:s")

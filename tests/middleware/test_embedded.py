@@ -95,3 +95,18 @@ async def test_open_backends_embedded(make_env: Any, tmp_path: Path) -> None:
 
 async def test_data_path_is_none_for_remote_storage(make_env: Any) -> None:
     assert data_path(make_env(storage="memory")) is None
+
+
+async def test_kalshi_local_keeps_everything_under_the_data_dir(tmp_data_dir: Path) -> None:
+    from ssmd.config.load import load_environment
+
+    env = load_environment("kalshi-local")
+    assert data_path(env) == tmp_data_dir
+    backends = await open_backends(env)
+    await backends.cache.set("kalshi-local:day:current", "2026-07-19")
+    await backends.journal.append("kalshi-local.day.events", {"state": "PENDING"})
+    await backends.storage.put("raw/kalshi-local/x", b"1")
+    await backends.close()
+    names = {p.name for p in tmp_data_dir.iterdir()}
+    assert {"cache.sqlite", "journal", "normalized", "raw"} <= names
+    assert all(n.startswith(("cache.sqlite", "journal", "normalized", "raw")) for n in names)

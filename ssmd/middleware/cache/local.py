@@ -50,18 +50,16 @@ def _drop(db: Conn, key: str) -> None:
         db.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
 
 
-def _claim(db: Conn, key: str, kind: str, now: float, expires: float | None = None, keep_ttl: bool = True) -> None:
+def _claim(db: Conn, key: str, kind: str, now: float) -> None:
     """Make ``key`` a ``kind`` (creating it, replacing an expired one, or checking the kind)."""
     row = db.execute("SELECT kind, expires FROM meta WHERE key = ?", (key,)).fetchone()
     if row is not None and row[1] is not None and row[1] <= now:
         _drop(db, key)
         row = None
     if row is None:
-        db.execute("INSERT INTO meta (key, kind, expires) VALUES (?, ?, ?)", (key, kind, expires))
+        db.execute("INSERT INTO meta (key, kind, expires) VALUES (?, ?, NULL)", (key, kind))
     elif row[0] != kind:
         raise _wrong_type(key)
-    elif not keep_ttl:
-        db.execute("UPDATE meta SET expires = ? WHERE key = ?", (expires, key))
 
 
 def _expect(db: Conn, key: str, kind: str, now: float) -> bool:

@@ -57,7 +57,10 @@ def _tail(segment: Path) -> tuple[int, int]:
             start = buf.rfind(b"\n", 0, cut)
             if start < 0 and pos > 0:
                 continue
-            return _decoder.decode(buf[start + 1 : cut]).seq, complete
+            try:
+                return _decoder.decode(buf[start + 1 : cut]).seq, complete
+            except msgspec.DecodeError as exc:
+                raise JournalError(f"journal: {segment}: last entry is corrupt: {exc}", retryable=False) from None
     return 0, 0
 
 

@@ -164,11 +164,20 @@ class FsspecStorage:
 
     # -- the retry/translate wrapper ---------------------------------------------------
     async def _run(self, op: str, path: str, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+
         async def attempt() -> T:
             try:
-                return await asyncio.to_thread(fn)
+                return await loop.run_in_executor(None, fn)
             except Exception as exc:
                 raise _translate(exc, self.kind, op, path) from exc
+
+        try:  # the common case: one try, no retry machinery
+            return await loop.run_in_executor(None, fn)
+        except Exception as exc:
+            first = _translate(exc, self.kind, op, path)
+            if not (isinstance(first, StorageError) and first.retryable and self.attempts > 1):
+                raise first from exc
 
         def note(n: int, exc: BaseException, wait: float) -> None:
             _log.warning("storage call failed, retrying", op=op, path=path, attempt=n, wait=round(wait, 3),
@@ -176,11 +185,15 @@ class FsspecStorage:
             if self.on_retry is not None:
                 self.on_retry(n, exc, wait)
 
+        waits = backoff(initial=self.retry_initial, maximum=5.0)
+        wait = next(waits)
+        note(1, first, wait)
+        await asyncio.sleep(wait)
         try:
-            return await retry(attempt, attempts=self.attempts,
-                               delays=backoff(initial=self.retry_initial, maximum=5.0), on_retry=note)
+            return await retry(attempt, attempts=self.attempts - 1, delays=waits,
+                               on_retry=lambda n, exc, w: note(n + 1, exc, w))
         except StorageError as exc:
-            if exc.retryable and self.attempts > 1:
+            if exc.retryable:
                 raise StorageError(f"{exc} (gave up after {self.attempts} attempts)", retryable=True) from exc
             raise
 

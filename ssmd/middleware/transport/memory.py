@@ -119,9 +119,6 @@ class _Consumer(_Waitable):
     def wants(self, subject: str) -> bool:
         return self.match(subject)
 
-    def in_flight(self) -> int:
-        return len(self.pending) + len(self.waiting) + len(self.delayed_live)
-
     def ack(self, seq: int) -> None:
         if (
             self.pending.pop(seq, None) is not None

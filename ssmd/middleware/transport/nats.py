@@ -292,7 +292,10 @@ class NatsTransport:
                     raise TransportError(f"transport: stream {self.stream} does not exist", retryable=False) from None
                 return await self._js.add_stream(self._stream_config())
             if create:
-                return await self._js.update_stream(self._stream_config())
+                config = self._stream_config()
+                # Several environments may share one stream: keep the subjects already there.
+                config.subjects = sorted({*(info.config.subjects or []), *(config.subjects or [])})
+                return await self._js.update_stream(config)
             return info
         except TransportError:
             raise
@@ -301,15 +304,18 @@ class NatsTransport:
 
     async def purge(self, subject: str) -> int:
         """Delete the stream's messages on ``subject`` (a filter); returns how many."""
-        await self.connect()
-        before = (await self._js.stream_info(self.stream, subjects_filter=subject)).state
-        count = sum((before.subjects or {}).values()) if before.subjects else 0
-        await self._js.purge_stream(self.stream, subject=subject)
+        count = await self.count(subject)
+        if count:
+            await self._js.purge_stream(self.stream, subject=subject)
         return count
 
     async def count(self, subject: str) -> int:
+        """Messages stored on ``subject`` (a filter); 0 when the stream does not exist."""
         await self.connect()
-        state = (await self._js.stream_info(self.stream, subjects_filter=subject)).state
+        try:
+            state = (await self._js.stream_info(self.stream, subjects_filter=subject)).state
+        except nats.js.errors.NotFoundError:
+            return 0
         return sum((state.subjects or {}).values()) if state.subjects else 0
 
     def _headers(self, subject: str, headers: dict[str, str] | None, msg_id: str | None) -> dict[str, str]:

@@ -1,0 +1,81 @@
+"""What the gateway does for ``subscribe``, ``unsubscribe`` and ``snapshot``.
+
+A symbol is known when the gateway has seen its data or the secmaster cache
+(``{env}:secmaster:markets``) lists it; unknown symbols get one ``error`` naming them,
+the known ones are served. New subscribers get each market's full book, latest ticker
+and last lifecycle event before its live messages (all queued in order).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ssmd.clock import Clock
+from ssmd.gateway import protocol as proto
+from ssmd.gateway.router import Router
+from ssmd.gateway.session import Session
+from ssmd.gateway.state import LiveState
+
+
+class Actions:
+    def __init__(self, state: LiveState, router: Router, cache: Any, markets_key: str, clock: Clock) -> None:
+        self.state = state
+        self.router = router
+        self.cache = cache
+        self.markets_key = markets_key
+        self.clock = clock
+        self._known: set[str] = set()
+
+    async def known(self, symbol: str) -> bool:
+        if symbol == proto.WILDCARD or symbol in self.state.markets or symbol in self._known:
+            return True
+        try:
+            found = await self.cache.hget(self.markets_key, symbol) is not None
+        except Exception:
+            return False
+        if found:
+            self._known.add(symbol)
+        return found
+
+    async def _split_known(self, symbols: list[str]) -> tuple[list[str], list[str]]:
+        ok: list[str] = []
+        unknown: list[str] = []
+        for s in dict.fromkeys(symbols):
+            (ok if await self.known(s) else unknown).append(s)
+        return ok, unknown
+
+    async def subscribe(self, session: Session, symbols: list[str], request: proto.Request | None) -> None:
+        ok, unknown = await self._split_known(symbols)
+        action = request.action if request else None
+        if isinstance(action, proto.Subscribe):
+            session.set_mode(action.mode, action.interval_ms)
+        new = self.router.subscribe(session, ok)
+        now = self.clock.monotonic()
+        if ok:
+            session.send_control(proto.reply("subscribed", request, symbols=ok, mode=session.mode,
+                                             interval_ms=round(session.interval * 1000)), now)
+        if unknown:
+            raw = request.raw if request else {"symbols": symbols}
+            session.send_control(proto.error(f"unknown symbol(s): {', '.join(unknown)}", raw), now)
+        self._send_snapshots(session, new, now)
+
+    def _send_snapshots(self, session: Session, symbols: list[str], now: float) -> None:
+        tickers = sorted(self.state.markets) if proto.WILDCARD in symbols else symbols
+        for ticker in tickers:
+            for data in self.state.snapshot(ticker):
+                session.send_control(data, now, kind="snapshot", ticker=ticker)
+
+    def unsubscribe(self, session: Session, symbols: list[str], request: proto.Request) -> None:
+        gone = self.router.unsubscribe(session, symbols)
+        missing = [s for s in dict.fromkeys(symbols) if s not in gone]
+        extra = {"not_subscribed": missing} if missing else {}
+        session.send_control(proto.reply("unsubscribed", request, symbols=gone, **extra), self.clock.monotonic())
+
+    async def snapshot(self, session: Session, symbols: list[str], request: proto.Request) -> None:
+        ok, unknown = await self._split_known(symbols)
+        now = self.clock.monotonic()
+        if unknown:
+            session.send_control(proto.error(f"unknown symbol(s): {', '.join(unknown)}", request.raw), now)
+        if ok:
+            self._send_snapshots(session, ok, now)
+            session.send_control(proto.reply("snapshot_complete", request, symbols=ok), now)
