@@ -128,7 +128,9 @@ async def verify_day(env: Environment, backends: Any, date: str, *, now_ns: int 
             kind.bytes += info.size
         if rows:
             report.normalized[record_type] = rows
-    pending = sum(a.buffered_for(date) for a in list(ACTIVE) if a.env.name == env.name)
+    here = storage.url(layout.manifest_path(env, date))
+    pending = sum(a.buffered_for(date) for a in list(ACTIVE)
+                  if a.running and a.backends.storage.url(layout.manifest_path(a.env, date)) == here)
     if pending:
         report.problems.append(f"{pending} records of {date} are still buffered (not yet written)")
     start, end = day_bounds(env.schedule, Date.fromisoformat(date))
@@ -172,7 +174,7 @@ async def compact_day(env: Environment, backends: Any, date: str) -> CompactRepo
                 con.execute(
                     f"COPY (SELECT DISTINCT * FROM read_parquet({urls}, hive_partitioning = false) "
                     f"ORDER BY {ORDER[record_type]}) TO {duck.sql_literal(str(out))} "
-                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+                    "(FORMAT parquet, COMPRESSION zstd)"  # ~123 k-row groups: one market reads few
                 )
             except Exception as exc:
                 raise duck.translate(exc, f"compacting {record_type} of {date}") from None

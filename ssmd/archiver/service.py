@@ -125,6 +125,12 @@ class Archiver:
 
     # ---- public API ------------------------------------------------------------------
     @property
+    def running(self) -> bool:
+        """Between start and the end of ``run()`` (a stopped archiver holds nothing: what it
+        had not written is still unacked in the transport)."""
+        return self._state in ("starting", "running", "stopping") and self._started is not None
+
+    @property
     def buffered(self) -> int:
         return self._raw.pending + sum(len(b) for b in self._buffers.values()) + sum(b.rows for b in self._batches)
 

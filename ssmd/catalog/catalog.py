@@ -42,6 +42,9 @@ def catalog_path(env: Environment) -> str:
     return str(root / env.name / "catalog.duckdb")
 
 
+_TYPE_OF_VIEW = {"trades": "trade", "tickers": "ticker", "orderbook": "orderbook", "lifecycle": "lifecycle"}
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from sync code, also inside a running loop (Jupyter)."""
     try:
@@ -154,12 +157,21 @@ class Catalog:
         first = text.splitlines()[0] if text else type(exc).__name__
         return DataError(f"query failed: {first}")
 
+    def day_source(self, record_type: str, date: str) -> str:
+        """The files of one type and day as a relation, without listing other days."""
+        rows = self.con.execute("SELECT path, status FROM ssmd_files WHERE type = ? AND date = CAST(? AS DATE)",
+                                [record_type, date]).fetchall()
+        if not any(status == "ok" for _, status in rows):
+            return f"(SELECT * EXCLUDE (date) FROM {empty_relation(record_type)})"
+        if all(status == "ok" for _, status in rows):
+            folder = self.storage.url(layout.partition_prefix(self.env, record_type, date))
+            return f"read_parquet({duck.sql_literal(folder + '/*.parquet')}, hive_partitioning = false)"
+        good = [self.storage.url(p) for p, status in rows if status == "ok"]
+        return f"read_parquet({duck.path_list(good)}, hive_partitioning = false)"
+
     def _typed(self, view: str, date: str | None, symbol: str | None, start: str | None, end: str | None,
                order: str) -> pa.Table:
         where, params = [], []
-        if date:
-            where.append("date = CAST(? AS DATE)")
-            params.append(date)
         if symbol:
             where.append("ticker = ?")
             params.append(symbol)
@@ -170,6 +182,9 @@ class Catalog:
             where.append("ts < CAST(? AS TIMESTAMPTZ)")
             params.append(end)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
+        if date:
+            source = self.day_source(_TYPE_OF_VIEW[view], date)
+            return self.query(f"SELECT * FROM {source}{clause} ORDER BY {order}", params)
         return self.query(f"SELECT * EXCLUDE (date) FROM {view}{clause} ORDER BY {order}", params)
 
     def trades(self, date: str | None = None, symbol: str | None = None, *, start: str | None = None,

@@ -48,11 +48,12 @@ def _rows(catalog: Any, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]
 
 
 def _records(catalog: Any, record_type: str, q: ReplayQuery) -> Iterator[tuple[int, int, Record]]:
-    where, params = where_clause(q.date, q.symbols, q.start_ns, q.end_ns)
+    where, params = where_clause(None, q.symbols, q.start_ns, q.end_ns)
+    source = catalog.day_source(record_type, q.date)
     if record_type == "orderbook":
-        yield from _orderbook_records(catalog, where, params)
+        yield from _orderbook_records(catalog, source, where, params)
         return
-    sql = RECORD_SQL[record_type].format(where=where)
+    sql = RECORD_SQL[record_type].format(source=source, where=where)
     if record_type == "trade":
         for ts, rec, tk, tid, px, sz, side, sid, seq, blk in _rows(catalog, sql, params):
             yield ts, rec, Trade(ts=ts, received_at=rec, ticker=tk, trade_id=tid, price=px, size=sz, side=side,
@@ -71,7 +72,8 @@ def _records(catalog: Any, record_type: str, q: ReplayQuery) -> Iterator[tuple[i
                 settlement_value=row[10], is_deactivated=row[11], metadata=row[12], sid=row[13], seq=row[14])
 
 
-def _orderbook_records(catalog: Any, where: str, params: list[Any]) -> Iterator[tuple[int, int, Record]]:
+def _orderbook_records(catalog: Any, source: str, where: str,
+                       params: list[Any]) -> Iterator[tuple[int, int, Record]]:
     """Rows → updates; consecutive snapshot rows of one (ticker, sid, seq, ts) form one snapshot."""
     pending: list[tuple[Any, ...]] = []
 
@@ -82,7 +84,7 @@ def _orderbook_records(catalog: Any, where: str, params: list[Any]) -> Iterator[
         return first[0], first[1], OrderbookSnapshot(ts=first[0], received_at=first[1], ticker=first[2], yes=yes,
                                                      no=no, sid=first[7], seq=first[8])
 
-    for row in _rows(catalog, ORDERBOOK_SQL.format(where=where), params):
+    for row in _rows(catalog, ORDERBOOK_SQL.format(source=source, where=where), params):
         ts, rec, tk, kind, side, px, sz, sid, seq = row
         if pending and (kind != "snapshot" or (tk, sid, seq, ts) != (pending[0][2], pending[0][7], pending[0][8],
                                                                       pending[0][0])):
@@ -137,8 +139,8 @@ def replay_lines(catalog: Any, q: ReplayQuery) -> Iterator[tuple[int, str]]:
     slow = [t for t in ("orderbook", "lifecycle") if t in q.types]
     streams: list[Iterator[tuple[int, int, str]]] = []
     if fast:
-        where, params = where_clause(q.date, q.symbols, q.start_ns, q.end_ns)
-        sql = line_sql(fast, where)
+        where, params = where_clause(None, q.symbols, q.start_ns, q.end_ns)
+        sql = line_sql(fast, where, {t: catalog.day_source(t, q.date) for t in fast})
         streams.append(_rows(catalog, sql, params * len(fast)))
     if slow:
         books: dict[str, OrderBook] = {}
@@ -153,9 +155,10 @@ def replay_chunks(catalog: Any, q: ReplayQuery) -> Iterator[str]:
     """NDJSON text in chunks (many lines each), for unpaced output: trades and tickers go
     from DuckDB's Arrow batches to text without a Python object per message."""
     if set(q.types) <= {"trade", "ticker"}:
-        where, params = where_clause(q.date, q.symbols, q.start_ns, q.end_ns)
+        where, params = where_clause(None, q.symbols, q.start_ns, q.end_ns)
         types = [t for t in ("trade", "ticker") if t in q.types]
-        reader = catalog.con.cursor().sql(line_sql(types, where), params=params * len(types)).to_arrow_reader(_BATCH)
+        sql = line_sql(types, where, {t: catalog.day_source(t, q.date) for t in types})
+        reader = catalog.con.cursor().sql(sql, params=params * len(types)).to_arrow_reader(_BATCH)
         for batch in reader:
             lines = batch.column(2).to_pylist()
             if lines:

@@ -89,17 +89,17 @@ def quality(catalog: Catalog, date: str) -> dict[str, Any]:
     }
 
 
-def export_sql(record_type: str, date: str, symbols: list[str] | None, fmt: str,
+def export_sql(source: str, record_type: str, symbols: list[str] | None, fmt: str,
                presorted: bool = False) -> tuple[str, list[Any]]:
-    """The export query; a compacted day is already in (ticker, ts) order and is not re-sorted."""
-    where, params = where_clause(date, symbols, None, None)
-    view = VIEWS[record_type]
-    select = "* EXCLUDE (date)"
+    """The export query over one day's ``source``; a compacted day is already in
+    (ticker, ts) order and is not re-sorted."""
+    where, params = where_clause(None, symbols, None, None)
+    select = "*"
     if fmt == "jsonl":  # exact decimals and RFC 3339 times as text
         cols = catalog_columns(record_type)
         select = ", ".join(_json_col(name, kind) for name, kind in cols)
     order = "" if presorted else " ORDER BY ticker, ts"
-    return f"SELECT {select} FROM {view} {where}{order}", params
+    return f"SELECT {select} FROM {source} {where}{order}", params
 
 
 def is_compacted(catalog: Catalog, record_type: str, date: str) -> bool:
@@ -132,7 +132,8 @@ def export(catalog: Catalog, record_type: str, date: str, symbols: list[str] | N
         raise SsmdError(f"--format {fmt!r}: use parquet, csv or jsonl")
     if record_type not in VIEWS:
         raise SsmdError(f"--type {record_type!r}: use one of {', '.join(VIEWS)}")
-    sql, params = export_sql(record_type, date, symbols, fmt, is_compacted(catalog, record_type, date))
+    sql, params = export_sql(catalog.day_source(record_type, date), record_type, symbols, fmt,
+                             is_compacted(catalog, record_type, date))
     out.parent.mkdir(parents=True, exist_ok=True)
     copy = f"COPY ({sql}) TO {duck.sql_literal(str(out))} ({options[fmt]})"
     result: dict[str, Any] = {}

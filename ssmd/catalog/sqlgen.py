@@ -48,23 +48,23 @@ def _ns(col: str) -> str:
 RECORD_SQL = {
     "trade": (
         f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, trade_id, {_p('price')}, {_c('size')}, side, sid, seq, "
-        "is_block_trade FROM trades {where} ORDER BY ts, received_at, seq"
+        "is_block_trade FROM {source} {where} ORDER BY ts, received_at, seq"
     ),
     "ticker": (
         f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, {_p('price')}, {_p('yes_bid')}, {_p('yes_ask')}, "
         f"{_c('yes_bid_size')}, {_c('yes_ask_size')}, {_c('last_trade_size')}, {_c('volume')}, "
         f"{_c('open_interest')}, dollar_volume, dollar_open_interest, sid "
-        "FROM tickers {where} ORDER BY ts, received_at"
+        "FROM {source} {where} ORDER BY ts, received_at"
     ),
     "lifecycle": (
         f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, kind, event_type, {_ns('open_ts')}, {_ns('close_ts')}, "
         f"{_ns('determination_ts')}, {_ns('settled_ts')}, result, {_p('settlement_value')}, is_deactivated, "
-        "metadata, sid, seq FROM lifecycle {where} ORDER BY ts, received_at, seq"
+        "metadata, sid, seq FROM {source} {where} ORDER BY ts, received_at, seq"
     ),
 }
 ORDERBOOK_SQL = (
     f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, kind, side, {_p('price')}, {_c('size')}, sid, seq "
-    "FROM orderbook {where} ORDER BY ts, received_at, ticker, seq, kind DESC, side DESC, level"
+    "FROM {source} {where} ORDER BY ts, received_at, ticker, seq, kind DESC, side DESC, level"
 )
 
 
@@ -95,9 +95,9 @@ _TICKER_LINE = (
 LINES = {"trade": _TRADE_LINE, "ticker": _TICKER_LINE}
 
 
-def line_sql(types: Sequence[str], where: str) -> str:
+def line_sql(types: Sequence[str], where: str, sources: dict[str, str]) -> str:
     """(ts ns, received ns, JSON line) of trades and/or tickers, in time order. The caller
     repeats the ``where`` parameters once per type."""
-    parts = [f"SELECT epoch_ns(ts) AS t, epoch_ns(received_at) AS r, {LINES[t]} AS line FROM {VIEWS[t]} {where}"
+    parts = [f"SELECT epoch_ns(ts) AS t, epoch_ns(received_at) AS r, {LINES[t]} AS line FROM {sources[t]} {where}"
              for t in types]
     return f"SELECT t, r, line FROM ({' UNION ALL '.join(parts)}) ORDER BY t, r"

@@ -69,9 +69,35 @@ def _record(value: Any) -> Any:
     return msgspec.convert(value, DayRecord) if value is not None else None
 
 
+def _via_temporal(env: Any, command: str, body: dict[str, Any], *, json: bool) -> int:
+    """Run the day workflow on Temporal (``orchestrator.type: temporal``) and wait for it."""
+    from ssmd.orchestration import temporal
+
+    if command == "start":
+        outcome = asyncio.run(temporal.start_day_via_temporal(env, body.get("date")))
+    elif command == "end":
+        outcome = asyncio.run(temporal.end_day_via_temporal(env, force=bool(body.get("force"))))
+    else:
+        outcome = asyncio.run(temporal.roll_day_via_temporal(env))
+    if json:
+        emit_json(outcome)
+    else:
+        for line in outcome.steps:
+            name, _, detail = line.partition(": ")
+            failed = outcome.state in ("FAILED", "ERROR") and name == outcome.step
+            print(f"  {BAD if failed else OK} {name:16} {detail}")
+        line = f"Day {outcome.date} ({env.name}): {outcome.state} (workflow on {env.orchestrator.address})"
+        if outcome.error:
+            line += f" at {outcome.step}: {outcome.error}"
+        print(line)
+    return 0 if outcome.state in ("ACTIVE", "COMPLETE") else 1
+
+
 def _operate(env_name: str, command: str, path: str, body: dict[str, Any],
              direct: Callable[[Any], Coroutine[Any, Any, Any]], *, needs_up: bool, json: bool) -> int:
     env = _env(env_name)
+    if env.orchestrator.type == "temporal" and command in ("start", "end", "roll"):
+        return _via_temporal(env, command, body, json=json)
     client = _remote(env)
     if client is not None:
         record = _record(client.post(path, body))

@@ -17,7 +17,11 @@ def worker(env: str) -> None:
     import asyncio
     import signal
 
+    import msgspec
+
     from ssmd import metrics
+    from ssmd.config.model import Endpoints
+    from ssmd.simulator import ensure_running
     from ssmd.config.load import load_environment
     from ssmd.errors import ConfigError
     from ssmd.orchestration.worker import run_worker
@@ -34,6 +38,9 @@ def worker(env: str) -> None:
             loop.add_signal_handler(sig, stop.set)
         if loaded.metrics.port:
             metrics.serve(loaded.metrics.host, loaded.metrics.port)
-        await run_worker(loaded, stop)
+        # the built-in simulator, when the environment enables it, is this worker's exchange
+        async with ensure_running(loaded) as (ws_url, rest_url):
+            env = msgspec.structs.replace(loaded, endpoints=Endpoints(ws=ws_url, rest=rest_url))
+            await run_worker(env, stop)
 
     asyncio.run(main())

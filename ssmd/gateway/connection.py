@@ -121,17 +121,19 @@ class ClientConnection:
             self.session.close(1008, "authentication required: send {\"action\":\"auth\",\"key\":...} first")
 
     async def reader(self) -> None:
+        """Act on client frames until the connection is closed. Once the session is
+        closing, frames are read and ignored, so the closing handshake gets through."""
         gw = self.gateway
         session = self.session
         try:
             async for frame in self.ws:
                 if session.state in ("closing", "closed"):
-                    break
+                    continue
                 now = gw.clock.monotonic()
                 verdict = session.rate.allow(now)
                 if verdict == "abusive":
                     session.close(1008, "too many requests")
-                    break
+                    continue
                 if verdict == "limited":
                     session.send_control(proto.error("rate limit exceeded: slow down"), now)
                     continue
@@ -140,11 +142,11 @@ class ClientConnection:
                 except proto.BadRequest as exc:
                     if session.state == "awaiting_auth":
                         session.close(1008, "authentication required: the first message must be auth")
-                        break
-                    session.send_control(proto.error(exc.reason, exc.request), now)
+                    else:
+                        session.send_control(proto.error(exc.reason, exc.request), now)
                     continue
                 await self.act(request, now)
-        except ConnectionClosed:
+        except (ConnectionClosed, OSError):
             pass
 
     async def act(self, request: proto.Request, now: float) -> None:

@@ -107,12 +107,14 @@ class Gateway:
         self.url = f"ws://{cfg.host}:{port}/v1/stream"
         self._started_ns, self._started_mono = self.clock.now_ns(), self.clock.monotonic()
         transport = self.backends.transport
-        subs = [await transport.subscribe_latest(f"{self.env.name}.{self.env.feed}.{t}.*", buffer=LIVE_BUFFER)
-                for t in RECORD_TYPES]
-        self._state = "running"
-        log.info("gateway listening", url=self.url, auth=self._auth)
-        self._ready.set()
+        subs: list[Any] = []
         try:
+            for t in RECORD_TYPES:
+                subs.append(await transport.subscribe_latest(f"{self.env.name}.{self.env.feed}.{t}.*",
+                                                             buffer=LIVE_BUFFER))
+            self._state = "running"
+            log.info("gateway listening", url=self.url, auth=self._auth)
+            self._ready.set()
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(self._consume(sub)) for sub in subs]
                 tasks.append(tg.create_task(self._monitor()))

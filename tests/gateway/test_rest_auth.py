@@ -120,3 +120,23 @@ async def test_the_key_never_reaches_logs_or_status(secured: Harness, caplog: py
     assert any("connected" in line for line in server_side)
     text = "\n".join(server_side) + msgspec.json.encode(secured.gateway.status()).decode()
     assert KEY not in text
+
+
+async def test_missing_key_values_or_a_wrong_key_type_stop_the_gateway(tmp_path: Path) -> None:
+    from ssmd.errors import AuthError, ConfigError
+    from ssmd.gateway import Gateway
+    from ssmd.middleware.factory import open_backends
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        ({"clients": {"type": "gateway_api_key", "fields": ["one"], "source": f"file:{empty}"}}, AuthError,
+         "key clients.one is not set"),
+        ({"clients": {"type": "secret", "fields": ["one"], "source": f"file:{empty}"}}, ConfigError,
+         "gateway.api_key: 'clients' is not a gateway_api_key entry"),
+    ]
+    for keys, error, message in cases:
+        env = make_env(tmp_path, keys=keys, api_key="clients")
+        async with await open_backends(env) as backends:
+            with pytest.raises(error, match=message):
+                await Gateway(env, backends).run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -107,6 +108,16 @@ async def test_kalshi_local_keeps_everything_under_the_data_dir(tmp_data_dir: Pa
     await backends.journal.append("kalshi-local.day.events", {"state": "PENDING"})
     await backends.storage.put("raw/kalshi-local/x", b"1")
     await backends.close()
-    names = {p.name for p in tmp_data_dir.iterdir()}
+    names = set(os.listdir(tmp_data_dir))
     assert {"cache.sqlite", "journal", "normalized", "raw"} <= names
     assert all(n.startswith(("cache.sqlite", "journal", "normalized", "raw")) for n in names)
+
+
+async def test_local_delete_leaves_no_empty_folders(tmp_path: Path) -> None:
+    from ssmd.middleware.storage.fsspec_store import FsspecStorage
+
+    storage = FsspecStorage.local(tmp_path)
+    await storage.create_bucket("raw")
+    await storage.put("raw/e/kalshi/2026/07/19/trade-1.jsonl.zst", b"x")
+    await storage.delete("raw/e/kalshi/2026/07/19/trade-1.jsonl.zst")
+    assert os.listdir(tmp_path / "raw") == []

@@ -75,6 +75,11 @@ async def test_delete_and_missing_objects(store: tuple[FsspecStorage, str]) -> N
     await storage.delete(f"{bucket}/gone")
     await storage.delete(f"{bucket}/gone")
     assert not await storage.exists(f"{bucket}/gone")
+    await storage.put(f"{bucket}/a/b/c/deep", b"x")
+    await storage.put(f"{bucket}/a/kept", b"x")
+    await storage.delete(f"{bucket}/a/b/c/deep")
+    assert [o.path for o in await storage.list(f"{bucket}/")] == [f"{bucket}/a/kept"]
+    await storage.create_bucket(bucket)
     with pytest.raises(NotFoundError, match=f"{bucket}/gone"):
         await storage.get(f"{bucket}/gone")
     with pytest.raises(StorageError, match="no object"):

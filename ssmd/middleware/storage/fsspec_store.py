@@ -240,7 +240,12 @@ class FsspecStorage:
         os.makedirs(folder, exist_ok=True)
         tmp = os.path.join(folder, f".{name}{_TMP_MARK}{uuid.uuid4().hex[:8]}")
         try:
-            with open(tmp, "wb") as f:
+            try:
+                f = open(tmp, "wb")  # noqa: SIM115
+            except FileNotFoundError:  # a concurrent delete pruned the empty folder
+                os.makedirs(folder, exist_ok=True)
+                f = open(tmp, "wb")  # noqa: SIM115
+            with f:
                 write(f)
                 if self.fsync:
                     f.flush()
@@ -308,6 +313,15 @@ class FsspecStorage:
                 self._fs.rm_file(full)
             except FileNotFoundError:
                 pass
+            if self.kind == "local":  # folders are not objects: drop the ones left empty
+                bucket = f"{self._root}/{path.split('/', 1)[0]}"
+                folder = os.path.dirname(full)
+                while len(folder) > len(bucket):
+                    try:
+                        os.rmdir(folder)
+                    except OSError:
+                        break
+                    folder = os.path.dirname(folder)
 
         await self._run("delete", path, rm)
 

@@ -170,7 +170,7 @@ class _Consumer(_Waitable):
         if (pending and next(iter(pending.values()))[1] <= now) or self.delayed:
             self._expire(now)
         waiting = self.waiting
-        while waiting:
+        while waiting:  # redeliveries first
             seq = next(iter(waiting))
             attempt = waiting.pop(seq) + 1
             stored = self.bus._get(seq)
@@ -225,8 +225,12 @@ class MemorySubscription:
 
     async def next(self, timeout: float | None = None) -> MemoryMessage:
         loop = asyncio.get_running_loop()
-        end = None if timeout is None else loop.time() + timeout
         source = self._source
+        if not self.closed:  # fast path: something is ready
+            msg = source.take(loop.time())
+            if msg is not None:
+                return msg
+        end = None if timeout is None else loop.time() + timeout
         while True:
             if self.closed:
                 raise TransportError("subscription closed", retryable=False)

@@ -1,0 +1,214 @@
+"""Fast Cap'n Proto codecs generated from struct layouts (``ssmd.capnp_layout``).
+
+``compile_encoder`` / ``compile_decoder`` generate, once per binding, a straight-line Python
+function around one precompiled ``struct.Struct`` that writes or reads the whole message
+prefix in one call; texts and lists of plain structs follow it, in the order the fields are
+bound. The generated source is kept on the function as ``.source``.
+
+The encoder writes exactly what pycapnp's ``MallocMessageBuilder`` writes when the same fields
+are set in the same order: one segment, objects in allocation order. A message that would not
+fit pycapnp's first segment (1024 words) gives ``None``. The decoder reads only that canonical
+shape, checking every pointer's kind and bounds: it raises ``Malformed`` for bytes that break
+the encoding rules and ``Mismatch`` for legal shapes it does not read (several segments, far
+pointers, another schema version), which pycapnp then reads.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from itertools import starmap
+from typing import Any
+
+from ssmd.capnp_layout import Binding, Layout, UnsupportedLayout, element_struct, plan
+
+FIRST_SEGMENT_WORDS = 1024
+"""pycapnp's first segment; a bigger message spills into more segments."""
+
+_TEXT_POINTER = 1 | 2 << 32  # list pointer, element size 2 (byte)
+_STRUCTS_POINTER = 1 | 7 << 32  # list pointer, element size 7 (composite)
+_LIST_KIND = 3 | 7 << 32  # pointer kind bits and element-size bits
+_ZEROS = tuple(b"\0" * (8 - k) for k in range(8))  # NUL plus padding after a text of length % 8 == k
+_WORD = struct.Struct("<Q")
+
+
+class Mismatch(Exception):
+    """The bytes are not in the canonical single-segment shape; read them with pycapnp."""
+
+
+class Malformed(Exception):
+    """The bytes break the Cap'n Proto encoding rules (out of bounds, wrong pointer kind, ...)."""
+
+
+def _build(source: str, namespace: dict[str, Any], name: str, label: str) -> Callable[..., Any]:
+    exec(compile(source, f"<{name} {label}>", "exec"), namespace)
+    fn: Callable[..., Any] = namespace[name]
+    fn.source = source  # type: ignore[attr-defined]
+    return fn
+
+
+def compile_encoder(layout: Layout, b: Binding) -> Callable[[Any], bytes | None]:
+    """``encode(obj) -> bytes``, or None when the message would need more than one segment."""
+    head, entries = plan(layout, b)
+    ns: dict[str, Any] = {"HEAD": head, "ZEROS": _ZEROS, "WORD": _WORD, "starmap": starmap}
+    var = {path: f"v{i}" for i, path in enumerate(b.fields)}
+    optional = set(b.flags.values())
+    lines = [f"    {var[p]} = r.{attr}" for p, attr in b.fields.items()]
+    data: list[str] = []
+    for _, _, what in entries:
+        if isinstance(what, int):
+            data.append(str(what))
+        elif isinstance(what, str):
+            v, s = var[what], layout.slots[what]
+            if s.kind == "enum":
+                ns[f"E{v}"] = {n: i for i, n in enumerate(s.enumerants)}
+                v = f"E{v}[{v}]"
+            data.append(f"(0 if {v} is None else {v})" if what in optional else v)
+        else:
+            guards = {p: (f"{var[b.flags[p]]} is not None" if p in b.flags else var[p]) for p, _ in what}
+            data.append(" | ".join(f"({1 << bit} if {guards[p]} else 0)" for p, bit in what))
+    words = 1 + layout.data_words + layout.pointer_count
+    lines.append(f"    w = {words}")
+    parts: list[str] = []
+    for path in b.fields:
+        s, v = layout.slots[path], var[path]
+        if not s.is_pointer:
+            continue
+        after = 2 + layout.data_words + s.offset  # word index following the pointer
+        p, body = f"p{s.offset}", []
+        if s.kind == "text":
+            body = [f"t{v} = {v}.encode()", f"n{v} = len(t{v})",
+                    f"{p} = (w - {after}) << 2 | (n{v} + 1) << 35 | {_TEXT_POINTER}",
+                    f"w += (n{v} + 8) >> 3", f"z{v} = ZEROS[n{v} & 7]"]
+            parts += [f"t{v}", f"z{v}"]
+        else:
+            assert s.element is not None
+            ew = s.element.data_words
+            ns[f"L{v}"] = element_struct(s.element).pack
+            body = [f"c{v} = len({v})",
+                    f"{p} = (w - {after}) << 2 | (c{v} * {ew}) << 35 | {_STRUCTS_POINTER}",
+                    f"w += 1 + c{v} * {ew}"]
+            # built only once the message is known to fit: tag word, then the elements
+            tag, elements = f"WORD.pack(c{v} << 2 | {s.element.root_pointer})", f"b''.join(starmap(L{v}, {v}))"
+            if path in optional:
+                tag, elements = f"(b'' if {v} is None else {tag})", f"(b'' if {v} is None else {elements})"
+            parts += [tag, elements]
+        if path in optional:
+            empty = f"t{v} = z{v} = b''" if s.kind == "text" else f"c{v} = 0"
+            lines += [f"    if {v} is None:", f"        {p} = 0", f"        {empty}", "    else:"]
+            lines += [f"        {line}" for line in body]
+        else:
+            lines += [f"    {line}" for line in body]
+    pointers = [f"p{i}" if any(layout.slots[p].is_pointer and layout.slots[p].offset == i
+                               for p in b.fields) else "0" for i in range(layout.pointer_count)]
+    packed = ", ".join(["0", "w", str(layout.root_pointer), *data, *pointers])
+    lines += [f"    if w > {FIRST_SEGMENT_WORDS}:", "        return None",
+              f"    return b''.join((HEAD.pack({packed}), {', '.join(parts)}))"]
+    return _build("def encode(r):\n" + "\n".join(lines) + "\n", ns, "encode", b.cls.__name__)
+
+
+def compile_decoder(layout: Layout, bindings: list[Binding]) -> Callable[[bytes], Any]:
+    """``decode(data) -> obj`` for canonical single-segment messages; raises ``Mismatch``
+    (or struct.error / UnicodeDecodeError / IndexError on malformed bytes) otherwise."""
+    ns: dict[str, Any] = {"Mismatch": Mismatch, "text": _text, "structs": _structs}
+    lines: list[str] = []
+    if layout.discriminant is not None:
+        ns["TAG"] = struct.Struct("<H")
+        lines.append(f"    (u,) = TAG.unpack_from(d, {16 + layout.discriminant})")
+    for k, b in enumerate(bindings):
+        indent = "    "
+        if layout.discriminant is not None:
+            if b.variant is None:
+                raise UnsupportedLayout(f"{layout.name}: binding without a union variant")
+            lines.append(f"    if u == {layout.variants[b.variant]}:")
+            indent = "        "
+        head, entries = plan(layout, b)
+        ns[f"HEAD{k}"], ns[f"C{k}"] = head, b.cls
+        expr: dict[str, str] = {}
+        names = []
+        for j, (_, _, what) in enumerate(entries):
+            names.append(f"h{j}")
+            if isinstance(what, str):
+                s = layout.slots[what]
+                if s.kind == "enum":
+                    ns[f"E{k}_{j}"] = s.enumerants
+                expr[what] = f"E{k}_{j}[h{j}]" if s.kind == "enum" else f"h{j}"
+            elif isinstance(what, list):
+                for path, bit in what:
+                    expr[path] = f"(h{j} & {1 << bit} != 0)"
+        for s in layout.slots.values():
+            if s.is_pointer and s.path in b.fields:
+                after = 8 * (3 + layout.data_words + s.offset)  # byte following the pointer
+                if s.kind == "text":
+                    expr[s.path] = f"text(d, {after}, p{s.offset}, end, {s.path!r})"
+                else:
+                    assert s.element is not None
+                    ns[f"L{k}_{s.offset}"] = element_struct(s.element)
+                    expr[s.path] = (f"structs(d, {after}, p{s.offset}, end, {s.path!r}, L{k}_{s.offset}, "
+                                    f"{s.element.root_pointer})")
+        for flag, guarded in b.flags.items():
+            expr[guarded] = f"({expr[guarded]} if {expr[flag]} else None)"
+        pointers = [f"p{i}" for i in range(layout.pointer_count)]
+        lines += [f"{indent}segs, words, root, {', '.join(names + pointers)} = HEAD{k}.unpack_from(d)",
+                  f"{indent}end = len(d)",
+                  f"{indent}if segs or root != {layout.root_pointer} or end != 8 + 8 * words:",
+                  f"{indent}    raise Mismatch('not a canonical single-segment {layout.name}')",
+                  f"{indent}return C{k}(" + ", ".join(f"{a}={expr[p]}" for p, a in b.fields.items()) + ")"]
+    if layout.discriminant is not None:
+        lines.append("    raise Mismatch(f'union tag {u}')")
+    return _build("def decode(d):\n" + "\n".join(lines) + "\n", ns, "decode", layout.name)
+
+
+def _target(after: int, pointer: int) -> int:
+    """Byte offset of a pointer's target: its 30-bit signed word offset from ``after``."""
+    offset = (pointer >> 2) & 0x3FFF_FFFF
+    return after + 8 * (offset - (offset >> 29 << 30))
+
+
+def _list_kind(pointer: int, path: str, element_size: int) -> None:
+    """Raise why ``pointer`` is not a list of ``element_size`` (far pointers are legal)."""
+    if pointer & 3 == 2:
+        raise Mismatch(f"{path}: far pointer")
+    if pointer & 3 != 1:
+        raise Malformed(f"{path}: not a list pointer")
+    if (pointer >> 32) & 7 != element_size:
+        raise (Mismatch if element_size == 7 else Malformed)(f"{path}: list of another element size")
+
+
+def _text(d: bytes, after: int, pointer: int, end: int, path: str) -> str:
+    if not pointer:
+        return ""
+    n = pointer >> 35
+    offset = (pointer >> 2) & 0x3FFF_FFFF  # inline _target: this is the hot path
+    start = after + 8 * (offset - (offset >> 29 << 30))
+    stop = start + n - 1  # the NUL
+    if pointer & _LIST_KIND == _TEXT_POINTER and n and start >= 8 and stop < end and not d[stop]:
+        try:
+            return d[start:stop].decode()
+        except UnicodeDecodeError as exc:
+            raise Malformed(f"{path}: text is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    _list_kind(pointer, path, 2)
+    if not n or start < 8 or stop >= end:
+        raise Malformed(f"{path}: text out of bounds")
+    raise Malformed(f"{path}: text not NUL-terminated")
+
+
+def _structs(d: bytes, after: int, pointer: int, end: int, path: str, element: struct.Struct,
+             tag: int) -> tuple[tuple[Any, ...], ...]:
+    if not pointer:
+        return ()
+    if pointer & _LIST_KIND != _STRUCTS_POINTER:
+        _list_kind(pointer, path, 7)
+    size = 8 * (pointer >> 35)
+    start = _target(after, pointer)
+    if start < 8 or start + 8 + size > end:
+        raise Malformed(f"{path}: struct list out of bounds")
+    (word,) = _WORD.unpack_from(d, start)
+    if word & 3:
+        raise Malformed(f"{path}: struct list tag is not a struct")
+    count = (word >> 2) & 0x3FFF_FFFF
+    if word & ~0xFFFF_FFFF != tag or count * element.size != size:
+        if count * 8 * ((word >> 32 & 0xFFFF) + (word >> 48)) > size:
+            raise Malformed(f"{path}: struct list elements overrun the list")
+        raise Mismatch(f"{path}: struct list of another shape")
+    return tuple(element.iter_unpack(d[start + 8:start + 8 + size]))
