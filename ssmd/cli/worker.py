@@ -20,11 +20,11 @@ def worker(env: str) -> None:
     import msgspec
 
     from ssmd import metrics
-    from ssmd.config.model import Endpoints
-    from ssmd.simulator import ensure_running
     from ssmd.config.load import load_environment
+    from ssmd.config.model import Endpoints
     from ssmd.errors import ConfigError
     from ssmd.orchestration.worker import run_worker
+    from ssmd.simulator import ensure_running
 
     loaded = load_environment(env)
     if loaded.orchestrator.type != "temporal":

@@ -43,7 +43,7 @@ def test_day_start_and_end_run_as_workflows(env_file: Path, capsys: pytest.Captu
         assert main(["day", "start", str(env_file), "--json"]) == 0
         started = json.loads(capsys.readouterr().out)
         assert started["state"] == "ACTIVE" and started["error"] is None
-        assert [line.split(":")[0] for line in started["steps"]][0] == "sync_secmaster"
+        assert next(line.split(":")[0] for line in started["steps"]) == "sync_secmaster"
         assert main(["day", "end", str(env_file), "--force"]) == 0
         out = capsys.readouterr().out
         assert f"Day {started['date']}" in out and "COMPLETE" in out and "✓" in out

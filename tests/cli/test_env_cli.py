@@ -46,7 +46,9 @@ def test_list_json_includes_shipped_and_created(env_dir: Path, capsys: pytest.Ca
     assert rows["kalshi-prod"]["transport"] == "nats"
 
 
-def test_show_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_masks_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "e.yaml"
     path.write_text(
         "name: e\nfeed: kalshi\nschema: trade:v1\n"
