@@ -114,7 +114,7 @@ def test_schema_hash_mismatch_and_inactive(tmp_path: Path, monkeypatch: pytest.M
     shutil.copytree(exchanges_dir(), copy)
     monkeypatch.setattr(load, "exchanges_dir", lambda: copy)
     (copy / "schemas" / "trade.capnp").write_text((copy / "schemas" / "trade.capnp").read_text() + "\n# edit\n")
-    with pytest.raises(ConfigError, match="sha256 of trade.capnp does not match"):
+    with pytest.raises(ConfigError, match=r"sha256 of trade\.capnp does not match"):
         load_environment(str(copy / "environments" / "kalshi-prod.yaml"))
     registry = copy / "schemas" / "ticker.yaml"
     registry.write_text(registry.read_text().replace("status: active", "status: draft"))
