@@ -8,8 +8,10 @@ machine's other core), connected over loopback:
   ``trade_id``; the client's receive time minus it gives p50/p99.
 * fan-out: N lean clients (a real WebSocket handshake, then frames counted and time-stamped
   without a full client library, so that the client process is not the bottleneck) all
-  subscribed to ``*``; delivered msg/s in total, and p99 with and without one stalled
-  client (handshake done, never reads).
+  subscribed to ``*``: delivered msg/s in total.
+* stalled client: N lean clients on one market, p99 in alternating phases without and
+  with one more client subscribed to ``*`` that never reads (its socket and buffer filled
+  first, so it is dropping); medians over the rounds.
 * memory: the stalled client's buffer stays within ``gateway.buffer_bytes``.
 * ceiling: a bare websockets server sending pre-encoded ~200 B frames to one client as
   fast as it can, measured the same way.

@@ -35,6 +35,21 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(RawLine)
 
 
+def line_from_message(subject: str, headers: dict[str, str], data: bytes, stored_ns: int) -> RawLine:
+    """The archive line of a raw frame published by the connector (headers per the
+    contract: received_at, conn, channel, type, sid, seq)."""
+    sid, seq = headers.get("sid"), headers.get("seq")
+    return RawLine(
+        received_at=int(headers.get("received_at") or stored_ns),
+        conn=headers.get("conn", ""),
+        channel=headers.get("channel") or subject.rsplit(".", 1)[-1],
+        type=headers.get("type", ""),
+        sid=int(sid) if sid else None,
+        seq=int(seq) if seq else None,
+        frame=data.decode("utf-8", errors="replace"),
+    )
+
+
 def encode_lines(lines: list[RawLine]) -> bytes:
     return _encoder.encode_lines(lines)
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ssmd.archiver import layout
 from ssmd.archiver.parquet import META_LAST_SEQ
+from ssmd.archiver.policy import Deduper
 from ssmd.archiver.raw import read_raw
 from ssmd.config.model import Environment
 from ssmd.errors import DataError
@@ -59,3 +60,18 @@ async def raw_keys(env: Environment, storage: Any, date: str) -> set[Hashable]:
             continue
         keys.update((line.conn, line.received_at) for line in lines)
     return keys
+
+
+async def learn(env: Environment, storage: Any, consumer: str, date: str, dedup: Deduper) -> bool:
+    """Teach ``dedup`` what earlier runs wrote for (consumer, day); False if storage could
+    not be read (then redeliveries are judged by this run's memory; compaction removes
+    any leftover duplicate rows)."""
+    try:
+        if consumer == "raw":
+            dedup.known |= await raw_keys(env, storage, date)
+        else:
+            dedup.watermark = max(dedup.watermark, await watermark(env, storage, consumer, date))
+    except Exception as exc:
+        log.warning("cannot read back the archive to de-duplicate", date=date, error=str(exc))
+        return False
+    return True

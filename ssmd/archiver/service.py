@@ -20,7 +20,7 @@ from ssmd.archiver import recovery
 from ssmd.archiver.manifest import add_gap
 from ssmd.archiver.parquet import Batch, Buffer
 from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
-from ssmd.archiver.raw import RawLine
+from ssmd.archiver.raw import line_from_message
 from ssmd.archiver.sinks import ManifestStore, RawSink, write_batches
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment
@@ -179,20 +179,10 @@ class Archiver:
 
     async def _learn(self, consumer: str, msg: Any, dedup: Deduper) -> None:
         """Before judging a redelivery of day D, read what earlier runs wrote last for D."""
-        received = int(msg.headers.get("received_at") or msg.ts)
-        date = day_partition(self.env.schedule, received)
-        if (consumer, date) in self._learned:
-            return
-        try:
-            if consumer == "raw":
-                dedup.known |= await recovery.raw_keys(self.env, self._storage, date)
-            else:
-                dedup.watermark = max(dedup.watermark, await recovery.watermark(self.env, self._storage, consumer,
-                                                                                 date))
-        except Exception as exc:  # storage down: judge by what this run saw; compaction removes leftovers
-            log.warning("cannot read back the archive to de-duplicate", date=date, error=str(exc))
-            return
-        self._learned.add((consumer, date))
+        date = day_partition(self.env.schedule, int(msg.headers.get("received_at") or msg.ts))
+        if (consumer, date) not in self._learned and await recovery.learn(self.env, self._storage, consumer,
+                                                                          date, dedup):
+            self._learned.add((consumer, date))
 
     def _is_pending(self, consumer: str, seq: int) -> bool:
         if consumer == "raw":
@@ -208,20 +198,9 @@ class Archiver:
         return (msg.headers.get("conn", ""), int(msg.headers.get("received_at") or msg.ts))
 
     async def _handle_raw(self, msg: Any) -> None:
-        h = msg.headers
-        received = int(h.get("received_at") or msg.ts)
-        channel = h.get("channel") or msg.subject.rsplit(".", 1)[-1]
-        sid, seq = h.get("sid"), h.get("seq")
-        line = RawLine(received, h.get("conn", ""), channel, h.get("type", ""),
-                       int(sid) if sid else None, int(seq) if seq else None,
-                       msg.data.decode("utf-8", errors="replace"))
-        now = self.clock.monotonic()
-        self._raw.file(day_partition(self.env.schedule, received), channel, now).add(line)
-        self._raw.acks.append(msg)
-        if msg.seq:
-            self._raw.seqs.add(msg.seq)
-        if self._raw.oldest is None:
-            self._raw.oldest, self._raw.oldest_received = now, received
+        line = line_from_message(msg.subject, msg.headers, msg.data, msg.ts)
+        date = day_partition(self.env.schedule, line.received_at)
+        self._raw.add(line, date, msg, self.clock.monotonic())
         self._nudge(self._raw.pending)
 
     async def _handle_record(self, record_type: str, msg: Any) -> None:

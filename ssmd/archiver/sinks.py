@@ -12,7 +12,7 @@ from ssmd import metrics
 from ssmd.archiver import layout
 from ssmd.archiver import manifest as mf
 from ssmd.archiver.parquet import Batch
-from ssmd.archiver.raw import RawFile
+from ssmd.archiver.raw import RawFile, RawLine
 from ssmd.config.model import Environment
 from ssmd.day.calendar import day_bounds
 from ssmd.errors import NotFoundError
@@ -93,6 +93,15 @@ class RawSink:
     @property
     def pending(self) -> int:
         return sum(len(f.pending) for f in self.files.values())
+
+    def add(self, line: RawLine, date: str, msg: Any, now: float) -> None:
+        """Buffer one frame's line; ``msg`` is acked once its file is written."""
+        self.file(date, line.channel, now).add(line)
+        self.acks.append(msg)
+        if msg.seq:
+            self.seqs.add(msg.seq)
+        if self.oldest is None:
+            self.oldest, self.oldest_received = now, line.received_at
 
     def file(self, date: str, channel: str, now: float) -> RawFile:
         found = self.files.get((date, channel))

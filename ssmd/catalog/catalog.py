@@ -119,6 +119,11 @@ class Catalog:
                 self.con.execute(text)
             except duckdb.Error as exc:
                 raise DataError(f"{script.name}: {exc}") from None
+        try:  # the secmaster's market history views (sql/secmaster.sql) over its version files
+            from ssmd.secmaster.history import register_views
+        except ImportError:
+            return
+        register_views(self.con, self.env, self.storage)
 
     def _source(self, record_type: str) -> str:
         rows = self.con.execute(

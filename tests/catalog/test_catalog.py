@@ -172,6 +172,8 @@ async def test_markets_view_from_the_secmaster_cache(archived: tuple[Path, list]
         rows = cat.query("SELECT m.title, count(*) AS trades FROM trades t JOIN markets m USING (ticker) "
                          "GROUP BY ALL").to_pylist()
         assert rows == [{"title": "BTC above 118999.99", "trades": 4}]
+        # the secmaster's history views load with the catalog (empty until it has synced)
+        assert cat.query("SELECT count(*) AS n FROM market_history").to_pylist() == [{"n": 0}]
 
 
 async def test_catalog_survives_a_copy_of_the_archive_elsewhere(archived: tuple[Path, list]) -> None:

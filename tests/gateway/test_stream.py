@@ -157,3 +157,23 @@ async def test_drain_sends_queued_messages_then_a_close_frame_with_a_reason(gw: 
         else:
             raise AssertionError("not closed")
     assert gw.gateway.clients() == []
+
+
+async def test_latest_mode_and_unknown_symbols_in_the_url(gw: Harness) -> None:
+    await gw.known(ticker(A, n=0), ticker(B, n=0))
+    async with gw.client(f"?symbols={A},NOPE") as ws:
+        assert (await recv(ws))["symbols"] == [A]
+        err = await recv(ws)
+        assert err["error"] == "unknown symbol(s): NOPE" and err["request"] == {"symbols": [A, "NOPE"]}
+        assert (await recv(ws))["ticker"] == A  # A's snapshot
+        await send(ws, {"action": "subscribe", "symbols": [B], "mode": "latest"})
+        reply = await recv(ws)
+        assert reply["mode"] == "latest" and reply["symbols"] == [B]
+        assert (await recv(ws))["ticker"] == B  # B's snapshot
+        await gw.publish(*[ticker(B, price=2000 + i, n=i + 1) for i in range(50)])
+        last, _ = await recv_until(ws, lambda m: m["type"] == "ticker" and m["price"] == "0.2049")
+        assert last["ticker"] == B and gw.gateway.clients()[0].dropped == 0
+        await send(ws, {"action": "snapshot", "symbols": ["NOPE", B]})
+        assert (await recv(ws))["error"] == "unknown symbol(s): NOPE"
+        _, got = await recv_until(ws, lambda m: m["type"] == "snapshot_complete")
+        assert [(m["type"], m["price"]) for m in got] == [("ticker", "0.2049")]
