@@ -27,7 +27,6 @@ FIRST_SEGMENT_WORDS = 1024
 
 _TEXT_POINTER = 1 | 2 << 32  # list pointer, element size 2 (byte)
 _STRUCTS_POINTER = 1 | 7 << 32  # list pointer, element size 7 (composite)
-_LIST_KIND = 3 | 7 << 32  # pointer kind bits and element-size bits
 _ZEROS = tuple(b"\0" * (8 - k) for k in range(8))  # NUL plus padding after a text of length % 8 == k
 _WORD = struct.Struct("<Q")
 
@@ -122,7 +121,7 @@ def compile_decoder(layout: Layout, bindings: list[Binding]) -> Callable[[bytes]
                 raise UnsupportedLayout(f"{layout.name}: binding without a union variant")
             lines.append(f"    if u == {layout.variants[b.variant]}:")
             indent = "        "
-        head, entries = plan(layout, b)
+        head, entries = plan(layout, b, pointer_format="iI")
         ns[f"HEAD{k}"], ns[f"C{k}"] = head, b.cls
         expr: dict[str, str] = {}
         names = []
@@ -140,15 +139,15 @@ def compile_decoder(layout: Layout, bindings: list[Binding]) -> Callable[[bytes]
             if s.is_pointer and s.path in b.fields:
                 after = 8 * (3 + layout.data_words + s.offset)  # byte following the pointer
                 if s.kind == "text":
-                    expr[s.path] = f"text(d, {after}, p{s.offset}, end, {s.path!r})"
+                    expr[s.path] = f"text(d, {after}, p{s.offset}, q{s.offset}, end, {s.path!r})"
                 else:
                     assert s.element is not None
                     ns[f"L{k}_{s.offset}"] = element_struct(s.element)
-                    expr[s.path] = (f"structs(d, {after}, p{s.offset}, end, {s.path!r}, L{k}_{s.offset}, "
+                    expr[s.path] = (f"structs(d, {after}, p{s.offset}, q{s.offset}, end, {s.path!r}, L{k}_{s.offset}, "
                                     f"{s.element.root_pointer})")
         for flag, guarded in b.flags.items():
             expr[guarded] = f"({expr[guarded]} if {expr[flag]} else None)"
-        pointers = [f"p{i}" for i in range(layout.pointer_count)]
+        pointers = [f"{half}{i}" for i in range(layout.pointer_count) for half in "pq"]
         lines += [f"{indent}segs, words, root, {', '.join(names + pointers)} = HEAD{k}.unpack_from(d)",
                   f"{indent}end = len(d)",
                   f"{indent}if segs or root != {layout.root_pointer} or end != 8 + 8 * words:",
@@ -157,12 +156,6 @@ def compile_decoder(layout: Layout, bindings: list[Binding]) -> Callable[[bytes]
     if layout.discriminant is not None:
         lines.append("    raise Mismatch(f'union tag {u}')")
     return _build("def decode(d):\n" + "\n".join(lines) + "\n", ns, "decode", layout.name)
-
-
-def _target(after: int, pointer: int) -> int:
-    """Byte offset of a pointer's target: its 30-bit signed word offset from ``after``."""
-    offset = (pointer >> 2) & 0x3FFF_FFFF
-    return after + 8 * (offset - (offset >> 29 << 30))
 
 
 def _list_kind(pointer: int, path: str, element_size: int) -> None:
@@ -175,32 +168,33 @@ def _list_kind(pointer: int, path: str, element_size: int) -> None:
         raise (Mismatch if element_size == 7 else Malformed)(f"{path}: list of another element size")
 
 
-def _text(d: bytes, after: int, pointer: int, end: int, path: str) -> str:
-    if not pointer:
-        return ""
-    n = pointer >> 35
-    offset = (pointer >> 2) & 0x3FFF_FFFF  # inline _target: this is the hot path
-    start = after + 8 * (offset - (offset >> 29 << 30))
-    stop = start + n - 1  # the NUL
-    if pointer & _LIST_KIND == _TEXT_POINTER and n and start >= 8 and stop < end and not d[stop]:
+def _text(d: bytes, after: int, lo: int, hi: int, end: int, path: str) -> str:
+    """The text a pointer (signed low half ``lo``, high half ``hi``) points at, ``after``
+    being the byte following the pointer."""
+    start = after + (lo >> 2) * 8  # lo >> 2: the signed word offset
+    stop = start + (hi >> 3) - 1  # hi >> 3: the byte count, NUL included
+    if lo & 3 == 1 and hi & 7 == 2 and 8 <= start <= stop < end and not d[stop]:
         try:
             return d[start:stop].decode()
         except UnicodeDecodeError as exc:
             raise Malformed(f"{path}: text is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    _list_kind(pointer, path, 2)
-    if not n or start < 8 or stop >= end:
+    if not lo and not hi:
+        return ""
+    _list_kind(lo & 0xFFFF_FFFF | hi << 32, path, 2)
+    if start < 8 or stop >= end or stop < start:
         raise Malformed(f"{path}: text out of bounds")
     raise Malformed(f"{path}: text not NUL-terminated")
 
 
-def _structs(d: bytes, after: int, pointer: int, end: int, path: str, element: struct.Struct,
+def _structs(d: bytes, after: int, lo: int, hi: int, end: int, path: str, element: struct.Struct,
              tag: int) -> tuple[tuple[Any, ...], ...]:
-    if not pointer:
+    """The elements of a composite list of plain structs, each a tuple of its fields."""
+    if not lo and not hi:
         return ()
-    if pointer & _LIST_KIND != _STRUCTS_POINTER:
-        _list_kind(pointer, path, 7)
-    size = 8 * (pointer >> 35)
-    start = _target(after, pointer)
+    if lo & 3 != 1 or hi & 7 != 7:
+        _list_kind(lo & 0xFFFF_FFFF | hi << 32, path, 7)
+    size = 8 * (hi >> 3)
+    start = after + (lo >> 2) * 8
     if start < 8 or start + 8 + size > end:
         raise Malformed(f"{path}: struct list out of bounds")
     (word,) = _WORD.unpack_from(d, start)

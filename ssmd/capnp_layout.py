@@ -146,8 +146,9 @@ def _data_format(entries: Iterable[tuple[int, str]], data_words: int) -> str:
 Entry = tuple[int, str, str | list[tuple[str, int]] | int]
 
 
-def plan(layout: Layout, b: Binding) -> tuple[struct.Struct, list[Entry]]:
-    """The message-prefix Struct of one binding and its data entries in byte order."""
+def plan(layout: Layout, b: Binding, pointer_format: str = "Q") -> tuple[struct.Struct, list[Entry]]:
+    """The message-prefix Struct of one binding and its data entries in byte order.
+    Pointers are one ``Q`` each, or given as ``iI`` (signed low half, high half)."""
     entries: list[Entry] = []
     bits: dict[int, list[tuple[str, int]]] = {}
     for path in [*b.fields, *b.flags]:
@@ -163,4 +164,4 @@ def plan(layout: Layout, b: Binding) -> tuple[struct.Struct, list[Entry]]:
         entries.append((layout.discriminant, "H", layout.variants[b.variant]))
     entries.sort(key=lambda e: e[0])
     data = _data_format([(e[0], e[1]) for e in entries], layout.data_words)
-    return struct.Struct("<IIQ" + data + "Q" * layout.pointer_count), entries
+    return struct.Struct("<IIQ" + data + pointer_format * layout.pointer_count), entries

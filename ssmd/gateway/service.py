@@ -20,7 +20,7 @@ from ssmd import codec, metrics
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.keys import resolve_key
 from ssmd.config.model import Environment
-from ssmd.errors import ConfigError, NotFoundError
+from ssmd.errors import ConfigError, NotFoundError, SsmdError
 from ssmd.gateway import endpoint
 from ssmd.gateway import protocol as proto
 from ssmd.gateway.actions import Actions
@@ -99,10 +99,13 @@ class Gateway:
         self._keys = self._resolve_keys()
         self._stopped.clear()
         cfg = self.env.gateway
-        self._server = await serve(
-            self._handle, cfg.host, cfg.port, process_request=self._process_request,
-            max_size=MAX_FRAME_BYTES, compression=None, ping_interval=20, ping_timeout=20, close_timeout=2,
-            logger=_ws_logger())
+        try:
+            self._server = await serve(
+                self._handle, cfg.host, cfg.port, process_request=self._process_request,
+                max_size=MAX_FRAME_BYTES, compression=None, ping_interval=20, ping_timeout=20, close_timeout=2,
+                logger=_ws_logger())
+        except OSError as exc:
+            raise SsmdError(f"gateway: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}") from None
         port = self._server.sockets[0].getsockname()[1]
         self.url = f"ws://{cfg.host}:{port}/v1/stream"
         self._started_ns, self._started_mono = self.clock.now_ns(), self.clock.monotonic()
