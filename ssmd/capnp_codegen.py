@@ -181,7 +181,7 @@ def _text(d: bytes, after: int, lo: int, hi: int, end: int, path: str) -> str:
     if not lo and not hi:
         return ""
     _list_kind(lo & 0xFFFF_FFFF | hi << 32, path, 2)
-    if start < 8 or stop >= end or stop < start:
+    if start < 8 or stop >= end:
         raise Malformed(f"{path}: text out of bounds")
     raise Malformed(f"{path}: text not NUL-terminated")
 

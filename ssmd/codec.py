@@ -4,12 +4,13 @@
 Schemas come from ``exchanges/schemas/*.capnp`` and are loaded once, lazily.
 
 The hot path does not go through pycapnp's per-field setters: each record type is bound to
-its struct layout read from the compiled schema (``ssmd.capnp_layout``), which generates one
-encoder and one decoder per type. They produce exactly the bytes pycapnp produces (tests
-compare them on many random records). pycapnp stays the reference implementation
-(``reference_encode`` / ``reference_decode``) and is used for what the fast path does not
-cover: messages too big for one segment, and bytes not in the canonical single-segment shape
-(other writers, other schema versions, or malformed data, which raises ``DataError``).
+its struct layout read from the compiled schema (``ssmd.capnp_layout``), from which one
+encoder and one decoder per type are generated (``ssmd.capnp_codegen``). They produce exactly
+the bytes pycapnp produces (tests compare them on many random records). pycapnp stays the
+reference implementation (``ssmd.capnp_reference``) and is used for what the fast path does
+not cover: messages too big for one segment (very large snapshots), and bytes not in the
+canonical single-segment shape (other writers, other schema versions). Malformed bytes raise
+``DataError`` with the reason.
 """
 
 from __future__ import annotations

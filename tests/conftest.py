@@ -100,3 +100,15 @@ def make_env(tmp_path: Path) -> Callable[..., Any]:
         return _make_env(tmp_path, **kwargs)
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def _restore_ssmd_logging() -> Iterator[None]:
+    """Commands run in-process call ``ssmd.log.configure``; give the next test the
+    logging setup it started with (records propagate to pytest's capture)."""
+    import logging
+
+    logger = logging.getLogger("ssmd")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import msgspec
+import pyarrow as pa
 
 from ssmd import client_messages as cm
 from ssmd.book import OrderBook
@@ -157,12 +158,11 @@ def replay_chunks(catalog: Any, q: ReplayQuery) -> Iterator[str]:
     if set(q.types) <= {"trade", "ticker"}:
         where, params = where_clause(None, q.symbols, q.start_ns, q.end_ns)
         types = [t for t in ("trade", "ticker") if t in q.types]
-        sql = line_sql(types, where, {t: catalog.day_source(t, q.date) for t in types})
+        sql = line_sql(types, where, {t: catalog.day_source(t, q.date) for t in types}, newline=True)
         reader = catalog.con.cursor().sql(sql, params=params * len(types)).to_arrow_reader(_BATCH)
         for batch in reader:
-            lines = batch.column(2).to_pylist()
-            if lines:
-                yield "\n".join(lines) + "\n"
+            if batch.num_rows:
+                yield _text_of(batch.column(2))
         return
     chunk: list[str] = []
     for _, line in replay_lines(catalog, q):
@@ -172,6 +172,16 @@ def replay_chunks(catalog: Any, q: ReplayQuery) -> Iterator[str]:
             chunk = []
     if chunk:
         yield "\n".join(chunk) + "\n"
+
+
+def _text_of(lines: pa.Array) -> str:
+    """The concatenation of a string column's values, straight from its Arrow data buffer
+    (the values are contiguous between the first and the last offset)."""
+    if lines.null_count:
+        return "".join(v for v in lines.to_pylist() if v is not None)
+    offsets = lines.offsets
+    start, end = offsets[0].as_py(), offsets[len(lines)].as_py()
+    return memoryview(lines.buffers()[2])[start:end].tobytes().decode("utf-8")
 
 
 def paced(items: Iterable[tuple[int, T]], speed: float | None, *, monotonic: Callable[[], float],

@@ -95,9 +95,10 @@ _TICKER_LINE = (
 LINES = {"trade": _TRADE_LINE, "ticker": _TICKER_LINE}
 
 
-def line_sql(types: Sequence[str], where: str, sources: dict[str, str]) -> str:
+def line_sql(types: Sequence[str], where: str, sources: dict[str, str], *, newline: bool = False) -> str:
     """(ts ns, received ns, JSON line) of trades and/or tickers, in time order. The caller
-    repeats the ``where`` parameters once per type."""
-    parts = [f"SELECT epoch_ns(ts) AS t, epoch_ns(received_at) AS r, {LINES[t]} AS line FROM {sources[t]} {where}"
-             for t in types]
+    repeats the ``where`` parameters once per type. ``newline`` ends each line with ``\\n``."""
+    end = " || chr(10)" if newline else ""
+    parts = [f"SELECT epoch_ns(ts) AS t, epoch_ns(received_at) AS r, {LINES[t]}{end} AS line FROM {sources[t]} "
+             f"{where}" for t in types]
     return f"SELECT t, r, line FROM ({' UNION ALL '.join(parts)}) ORDER BY t, r"
