@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import heapq
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 
@@ -271,7 +272,7 @@ class MemoryTransport:
         self._max_bytes = max_bytes
         self._window_ns = int(duplicate_window * 1e9)
         self._clock = clock or SystemClock()
-        self._now = self._clock.now_ns
+        self._now = time.time_ns if type(self._clock) is SystemClock else self._clock.now_ns
         self._limited = bool(self._max_age_ns) or max_bytes > 0
         self._msgs: list[_Stored] = []
         self._head = 0
