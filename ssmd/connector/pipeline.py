@@ -26,6 +26,9 @@ from ssmd.records import Record
 from ssmd.retry import backoff
 from ssmd.subjects import dlq_subject, raw_subject, record_subject
 
+Publish = tuple[str, bytes, dict[str, str] | None, str | None]
+"""(subject, data, headers, msg_id), as ``Transport.publish`` takes them."""
+
 log = get_logger("connector")
 
 _TYPE_NAME: dict[type, str] = {t: t.__struct_config__.tag for t in (*wire.DATA_TYPES, *wire.CONTROL_TYPES)}  # type: ignore[misc]
@@ -66,6 +69,9 @@ class FramePipeline:
         raw_subjects = self._raw_subjects
         record_subjects = self._record_subjects
         records = stats.records
+        pending: list[Publish] = []
+        """Messages of this batch for a transport without ``publish_nowait`` (NATS): sent
+        together, pipelined, once the batch is read."""
         for frame, received_at in batch:
             self.frames += 1
             n = self.frames
@@ -116,11 +122,17 @@ class FramePipeline:
                 headers["sid"] = str(sid)
             if seq is not None:
                 headers["seq"] = str(seq)
-            if nowait is None or type(outcome) is not list:
+            if nowait is None:
+                pending.extend(self._messages(frame, n, channel, headers, outcome))
+                continue
+            if type(outcome) is not list:
                 try:
-                    await self._emit(frame, n, channel, headers, outcome)
+                    items = self._messages(frame, n, channel, headers, outcome)
+                    for item in items:
+                        nowait(*item)
+                    stats.published += len(items)
                 except BackendError as exc:
-                    await self._emit_retry(frame, n, channel, headers, outcome, exc)
+                    self.stats.error("publish", str(exc))
                 continue
             # fast path: a transport that stores without a coroutine (the memory bus)
             msg_id = f"{conn}:{n}"
@@ -140,7 +152,9 @@ class FramePipeline:
                             stats.lag_ns = received_at - ts
                 stats.published += 1 + len(outcome)
             except BackendError as exc:
-                await self._emit_retry(frame, n, channel, headers, outcome, exc)
+                self.stats.error("publish", str(exc))
+        if pending:
+            await self._send(pending)
 
     def _raw_subject(self, channel: str) -> str:
         subject = self._raw_subjects[channel] = raw_subject(self.env, self.feed, channel)
@@ -169,52 +183,56 @@ class FramePipeline:
         sid = msg.sid
         return (session.sid_channel.get(sid) if sid is not None else None) or "control"
 
-    async def _emit(self, frame: bytes, n: int, channel: str, headers: dict[str, str],
-                    outcome: list[Record] | Problem) -> None:
-        """Publish one frame's messages through the transport's coroutine API."""
-        publish = self.transport.publish
+    def _messages(self, frame: bytes, n: int, channel: str, headers: dict[str, str],
+                  outcome: list[Record] | Problem) -> list[Publish]:
+        """One frame's messages: the raw frame, then its records or its dead letter."""
         conn = self.conn_id
         stats = self.stats
-        subject = self._raw_subjects.get(channel) or self._raw_subject(channel)
-        await publish(subject, frame, headers, f"{conn}:{n}")
-        stats.published += 1
+        out: list[Publish] = [(self._raw_subjects.get(channel) or self._raw_subject(channel), frame, headers,
+                               f"{conn}:{n}")]
         if type(outcome) is list:
-            if not outcome:
-                return
-            rheaders = {"received_at": headers["received_at"], "conn": conn}
-            records = stats.records
-            for i, record in enumerate(outcome):
-                rtype = record.TYPE
-                rsubject = self._record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
-                await publish(rsubject, encode(record), rheaders, f"{conn}:{n}:{i}")
-                records[rtype] = records.get(rtype, 0) + 1
-            stats.published += len(outcome)
-            received_at = int(headers["received_at"])
-            if type(outcome[0]).TYPE != "lifecycle" and outcome[0].ts != received_at:
-                stats.lag_ns = received_at - outcome[0].ts
-            return
+            if outcome:
+                rheaders = {"received_at": headers["received_at"], "conn": conn}
+                records = stats.records
+                for i, record in enumerate(outcome):
+                    rtype = record.TYPE
+                    subject = self._record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
+                    out.append((subject, encode(record), rheaders, f"{conn}:{n}:{i}"))
+                    records[rtype] = records.get(rtype, 0) + 1
+                received_at = int(headers["received_at"])
+                if type(outcome[0]).TYPE != "lifecycle" and outcome[0].ts != received_at:
+                    stats.lag_ns = received_at - outcome[0].ts
+            return out
         problem: Problem = outcome  # type: ignore[assignment]
-        await publish(self._dlq, frame, {"error_type": problem.error_type, "error": problem.reason[:500],
-                                         "received_at": headers["received_at"], "conn": conn}, f"{conn}:{n}:dlq")
-        stats.published += 1
+        out.append((self._dlq, frame, {"error_type": problem.error_type, "error": problem.reason[:500],
+                                       "received_at": headers["received_at"], "conn": conn}, f"{conn}:{n}:dlq"))
         stats.dead_letters += 1
         stats.error(problem.error_type, problem.reason)
+        return out
 
-    async def _emit_retry(self, frame: bytes, n: int, channel: str, headers: dict[str, str],
-                          outcome: list[Record] | Problem, first: BackendError) -> None:
-        """Publish a frame again (ids make repeats harmless) until it goes or attempts run out."""
+    async def _send(self, items: list[Publish]) -> None:
+        """Publish a batch (pipelined where the transport can), retrying the whole batch on a
+        transient failure: message ids make repeats harmless."""
         import asyncio
 
-        exc: BaseException = first
+        many = getattr(self.transport, "publish_many", None)
+        exc: BaseException | None = None
         for attempt, delay in zip(range(_PUBLISH_ATTEMPTS), backoff(0.05, 2.0), strict=False):
-            if isinstance(exc, BackendError) and not exc.retryable:
-                break
-            log.warning("publish failed, retrying", attempt=attempt + 1, error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(delay)
+            if attempt:
+                log.warning("publish failed, retrying", attempt=attempt, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(delay)
             try:
-                await self._emit(frame, n, channel, headers, outcome)
+                if many is not None:
+                    await many(items)
+                else:
+                    for item in items:
+                        await self.transport.publish(*item)
+                self.stats.published += len(items)
                 return
-            except BackendError as again:
-                exc = again
+            except BackendError as failed:
+                exc = failed
+                if not failed.retryable:
+                    break
         self.stats.error("publish", str(exc))
-        log.error("frame not published", conn=self.conn_id, frame=n, error=f"{type(exc).__name__}: {exc}")
+        log.error("messages not published", conn=self.conn_id, count=len(items),
+                  error=f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,73 @@
+"""The connector on NATS JetStream: a batch of frames is published pipelined, in order,
+with dead letters beside the raw frames, and nothing is lost or stored twice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from ssmd.config.model import (
+    CacheConfig,
+    Environment,
+    JetStreamConfig,
+    JournalConfig,
+    StorageConfig,
+    SubscriptionConfig,
+    TransportConfig,
+)
+from ssmd.connector import Connector
+from ssmd.middleware.factory import open_backends
+from ssmd.middleware.transport.base import Message, StartPosition
+from ssmd.simulator import SimSettings, Simulator
+from tests.connector.harness import FAST, Harness, until
+
+
+async def _stored(transport: Any, subject: str, count: int) -> list[Message]:
+    sub = await transport.subscribe(subject, start=StartPosition.beginning())
+    out: list[Message] = []
+    try:
+        while len(out) < count:
+            out.append(await sub.next(timeout=10))
+        try:
+            out.append(await sub.next(timeout=0.3))  # and nothing more
+        except TimeoutError:
+            pass
+    finally:
+        await sub.close()
+    return out
+
+
+async def test_frames_reach_jetstream_in_order(nats_server: Any) -> None:
+    name = f"n{uuid.uuid4().hex[:8]}"
+    env = Environment(
+        name=name, feed="kalshi", schema="trade:v1",
+        transport=TransportConfig(type="nats", url=nats_server.url, jetstream=JetStreamConfig(stream=f"ssmd-{name}")),
+        storage=StorageConfig(type="memory"), cache=CacheConfig(type="memory"), journal=JournalConfig(type="memory"),
+        subscriptions=SubscriptionConfig(channels=["ticker", "trade", "orderbook_delta"]),
+    )
+    settings = SimSettings(markets=4, rate=0, lifecycle_interval=0, ping_interval=0.1)
+    async with Simulator(settings, record_frames=True) as sim:
+        backends = await open_backends(env)
+        await backends.transport.ensure_stream()
+        connector = Connector(env, backends, ws_url=sim.ws_url, settings=FAST, markets=sim.trading_tickers())
+        task = asyncio.create_task(connector.run())
+        try:
+            await until(lambda: bool(connector.connections), what="a connection")
+            await asyncio.wait_for(connector.connections[0].live.wait(), 10)
+            for _ in range(3):
+                await sim.pump(200)
+            sim.send_malformed()
+            await sim.pump(50)
+            harness = Harness(sim, backends, connector)
+            await harness.settle()
+            sent = harness.sent_frames()
+            await until(lambda: connector.stats.published >= len(sent), what="everything published")
+            raw = await _stored(backends.transport, f"{name}.kalshi.raw.>", len(sent))
+            assert [m.data for m in raw] == sent
+            dead = await _stored(backends.transport, f"{name}.dlq.connector", 1)
+            assert len(dead) == 1 and dead[0].headers["error_type"]
+        finally:
+            await connector.stop()
+            await asyncio.wait_for(task, 10)
+            await backends.close()
