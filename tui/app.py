@@ -22,6 +22,21 @@ from tui.source import SourceDown, StatusSource
 from tui.widgets import ConfirmScreen, HelpScreen
 
 TABS = ("overview", "markets", "clients", "archive", "replay")
+_BOOKKEEPING = frozenset({"published", "dead_letters", "duplicates", "discarded", "subscribed", "ok",
+                          "unsubscribed", "error", "control"})
+
+
+def message_counters(status: SystemStatus) -> dict[str, int]:
+    """The counters the overview charts: messages received by type (the connector's), and
+    records written by type (the archiver's, as ``archived.{type}``)."""
+    out: dict[str, int] = {}
+    for component in status.components:
+        for key, value in component.counters.items():
+            if component.name == "connector" and "." not in key and key not in _BOOKKEEPING:
+                out[key] = value
+            elif component.name == "archiver" and key in ("trade", "ticker", "orderbook", "lifecycle"):
+                out[f"archived.{key}"] = value
+    return out
 
 
 class SsmdApp(App[None]):
@@ -85,11 +100,7 @@ class SsmdApp(App[None]):
             return
         self._set_reachable(True, "")
         self.status = status
-        counters = {}
-        for component in status.components:
-            for key, value in component.counters.items():
-                counters[f"{component.name}.{key}" if component.name != "connector" else key] = value
-        self.rates.add(status.ts / 1e9 if status.ts else time.time(), counters)
+        self.rates.add(status.ts / 1e9 if status.ts else time.time(), message_counters(status))
         self.sub_title = f"{status.env} — day {status.day.state}"
         self.query_one(OverviewPane).show(status)
         self.query_one(ClientsPane).show(status.clients)

@@ -92,15 +92,16 @@ def _facts(status: SystemStatus) -> str:
     connector = by_name.get("connector")
     if connector is not None:
         lag = "-" if connector.lag_seconds is None else f"{connector.lag_seconds:.3f}s"
-        reconnects = connector.details.get("reconnects", 0)
+        reconnects = connector.restarts
         parts.append(f"connector lag {lag}  reconnects {reconnects}  errors {connector.errors}")
     parts.append(f"gaps {len(status.gaps)}" + (f" (last: {status.gaps[-1].channel} {status.gaps[-1].kind})"
                                                 if status.gaps else ""))
     archiver = by_name.get("archiver")
     if archiver is not None:
-        written = archiver.details.get("bytes_written", archiver.counters.get("bytes_written", 0))
-        flushed = archiver.details.get("last_flush", "-")
-        parts.append(f"archive {int(written) / 1e6:.1f} MB written  last flush {flushed}")
+        written = int(archiver.details.get("bytes_written", 0))
+        flushed = archiver.details.get("last_flush") or "-"
+        buffered = archiver.details.get("buffered_records", 0)
+        parts.append(f"archive {written / 1e6:.1f} MB written  last flush {flushed}  buffered {buffered}")
     parts.append(f"clients {len(status.clients)}")
     for name, url in sorted(status.endpoints.items()):
         parts.append(f"{name}: {url}")
