@@ -37,9 +37,19 @@ class ReplayQuery(msgspec.Struct, kw_only=True):
     """Exclusive."""
 
 
+def _reader(catalog: Any, sql: str, params: list[Any]) -> Iterator[pa.RecordBatch]:
+    """Arrow batches of a query on its own cursor, closed however the caller stops."""
+    cursor = catalog.con.cursor()
+    reader = cursor.sql(sql, params=params).to_arrow_reader(_BATCH)
+    try:
+        yield from reader
+    finally:
+        reader.close()
+        cursor.close()
+
+
 def _batches(catalog: Any, sql: str, params: list[Any]) -> Iterator[dict[str, list[Any]]]:
-    reader = catalog.con.cursor().sql(sql, params=params).to_arrow_reader(_BATCH)
-    for batch in reader:
+    for batch in _reader(catalog, sql, params):
         yield batch.to_pydict()
 
 
@@ -159,8 +169,7 @@ def replay_chunks(catalog: Any, q: ReplayQuery) -> Iterator[str]:
         where, params = where_clause(None, q.symbols, q.start_ns, q.end_ns)
         types = [t for t in ("trade", "ticker") if t in q.types]
         sql = line_sql(types, where, {t: catalog.day_source(t, q.date) for t in types}, newline=True)
-        reader = catalog.con.cursor().sql(sql, params=params * len(types)).to_arrow_reader(_BATCH)
-        for batch in reader:
+        for batch in _reader(catalog, sql, params * len(types)):
             if batch.num_rows:
                 yield _text_of(batch.column(2))
         return
@@ -177,11 +186,12 @@ def replay_chunks(catalog: Any, q: ReplayQuery) -> Iterator[str]:
 def _text_of(lines: pa.Array) -> str:
     """The concatenation of a string column's values, straight from its Arrow data buffer
     (the values are contiguous between the first and the last offset)."""
-    if lines.null_count:
-        return "".join(v for v in lines.to_pylist() if v is not None)
-    offsets = lines.offsets
-    start, end = offsets[0].as_py(), offsets[len(lines)].as_py()
-    return memoryview(lines.buffers()[2])[start:end].tobytes().decode("utf-8")
+    if lines.null_count or not (pa.types.is_string(lines.type) or pa.types.is_large_string(lines.type)):
+        return "".join(str(v) for v in lines.to_pylist() if v is not None)
+    _, offsets_buf, data = lines.buffers()
+    offsets = memoryview(offsets_buf).cast("q" if pa.types.is_large_string(lines.type) else "i")
+    start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return memoryview(data)[start:end].tobytes().decode("utf-8")
 
 
 def paced(items: Iterable[tuple[int, T]], speed: float | None, *, monotonic: Callable[[], float],

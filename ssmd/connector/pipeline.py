@@ -24,7 +24,7 @@ from ssmd.log import get_logger
 from ssmd.middleware.transport.base import Transport
 from ssmd.records import Record
 from ssmd.retry import backoff
-from ssmd.subjects import dlq_subject, raw_subject, record_subject
+from ssmd.subjects import dlq_subject, parse_record_subject, raw_subject, record_subject
 
 Publish = tuple[str, bytes, dict[str, str] | None, str | None]
 """(subject, data, headers, msg_id), as ``Transport.publish`` takes them."""
@@ -39,6 +39,8 @@ _TIMED = frozenset({wire.Ticker, wire.Trade, wire.OrderbookDelta})
 _SUBJECT_CACHE_MAX = 200_000
 _PUBLISH_ATTEMPTS = 8
 _NONE: list[Record] = []
+_DUPLICATE, _GAP = SeqResult.DUPLICATE, SeqResult.GAP
+"""As constants: looking up an Enum member costs ~70 ns, per frame."""
 
 
 class FramePipeline:
@@ -55,9 +57,29 @@ class FramePipeline:
         self._record_subjects: dict[tuple[str, str], str] = {}
         self._dlq = dlq_subject(env, "connector")
         self._nowait = getattr(transport, "publish_nowait", None)
-        """A synchronous publish when the transport has one (the memory bus): no coroutine per message."""
+        self._batch_nowait = getattr(transport, "publish_batch_nowait", None) if self._nowait else None
+        """Synchronous publishing when the transport has it (the memory bus): no coroutine
+        per message, one store per batch."""
 
     async def process(self, batch: list[tuple[bytes, int]]) -> None:
+        out: list[Publish] = []
+        """This batch's messages for the memory bus, stored together at the end (the
+        session's reactions, gaps and snapshot requests, are handled after the batch anyway);
+        also what was prepared before an unexpected error, as single publishes would have."""
+        pending: list[Publish] = []
+        """Messages of this batch for a transport without ``publish_nowait`` (NATS): sent
+        together, pipelined, once the batch is read."""
+        try:
+            self._prepare(batch, out, pending)
+        finally:
+            if out:
+                self._store(out)
+        if pending:
+            await self._send(pending)
+
+    def _prepare(self, batch: list[tuple[bytes, int]], out: list[Publish], pending: list[Publish]) -> None:
+        """Decode, check, normalize and encode each frame; its messages go to ``out`` (memory
+        bus) or ``pending`` (other transports)."""
         session = self.session
         tracker = session.tracker
         stats = self.stats
@@ -65,96 +87,120 @@ class FramePipeline:
         sid_channel = session.sid_channel
         conn = self.conn_id
         decode = wire.decode
-        nowait = self._nowait
         raw_subjects = self._raw_subjects
         record_subjects = self._record_subjects
         records = stats.records
-        pending: list[Publish] = []
-        """Messages of this batch for a transport without ``publish_nowait`` (NATS): sent
-        together, pipelined, once the batch is read."""
-        for frame, received_at in batch:
-            self.frames += 1
-            n = self.frames
-            msg = decode(frame)
-            cls = type(msg)
-            sid: int | None = getattr(msg, "sid", None)
-            seq: int | None = None
-            normal = True
-            if cls in _SEQUENCED:
-                seq = msg.seq  # type: ignore[union-attr]
-                if session.retired and sid in session.retired:
-                    normal = False
-                elif sid is not None and seq is not None:
-                    result = tracker.check(sid, seq, received_at)
-                    if result is SeqResult.DUPLICATE:
-                        stats.duplicates += 1
+        append = out.append
+        batch_nowait = self._batch_nowait
+        n = self.frames
+        try:
+            for frame, received_at in batch:
+                n += 1
+                msg = decode(frame)
+                cls = type(msg)
+                sid: int | None = getattr(msg, "sid", None)
+                seq: int | None = None
+                normal = True
+                if cls in _SEQUENCED:
+                    seq = msg.seq  # type: ignore[union-attr]
+                    if session.retired and sid in session.retired:
                         normal = False
-                    elif result is SeqResult.GAP:
-                        session.on_gap(tracker.last_gap)  # type: ignore[arg-type]
-                if normal and session.resync and cls in _BOOK:
-                    ticker = msg.msg.market_ticker  # type: ignore[union-attr]
-                    if ticker in session.resync:
-                        if cls is wire.OrderbookDelta:
-                            stats.discarded += 1
+                    elif sid is not None and seq is not None:
+                        result = tracker.check(sid, seq, received_at)
+                        if result is _DUPLICATE:
+                            stats.duplicates += 1
                             normal = False
-                        else:
-                            del session.resync[ticker]
-                type_name = _TYPE_NAME[cls]
-                channel = sid_channel.get(sid, "") if sid is not None else ""
-                channel = channel or wire.CHANNEL_OF_TYPE[type_name]
-            elif cls is wire.Ticker:
-                type_name = "ticker"
-                channel = (sid_channel.get(sid) if sid is not None else None) or "ticker"
-            elif cls is wire.Undecodable:
-                type_name = msg.type or "unknown"  # type: ignore[union-attr]
-                seq = msg.seq  # type: ignore[union-attr]
-                channel = (sid_channel.get(sid) if sid is not None else None) or wire.CHANNEL_OF_TYPE.get(
-                    type_name, "unknown")
-            else:
-                type_name = _TYPE_NAME[cls]
-                seq = getattr(msg, "seq", None)
-                channel = self._control(msg, received_at)
-            received[type_name] = received.get(type_name, 0) + 1
-            outcome: list[Record] | Problem = normalize(msg, received_at) if normal else _NONE
-            stamp = str(received_at)
-            headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name}
-            if sid is not None:
-                headers["sid"] = str(sid)
-            if seq is not None:
-                headers["seq"] = str(seq)
-            if nowait is None:
-                pending.extend(self._messages(frame, n, channel, headers, outcome))
-                continue
-            if type(outcome) is not list:
-                try:
-                    items = self._messages(frame, n, channel, headers, outcome)
-                    for item in items:
-                        nowait(*item)
-                    stats.published += len(items)
-                except BackendError as exc:
-                    self.stats.error("publish", str(exc))
-                continue
-            # fast path: a transport that stores without a coroutine (the memory bus)
-            msg_id = f"{conn}:{n}"
-            try:
-                subject = raw_subjects.get(channel) or self._raw_subject(channel)
-                nowait(subject, frame, headers, msg_id)
+                        elif result is _GAP:
+                            session.on_gap(tracker.last_gap)  # type: ignore[arg-type]
+                    if normal and session.resync and cls in _BOOK:
+                        ticker = msg.msg.market_ticker  # type: ignore[union-attr]
+                        if ticker in session.resync:
+                            if cls is wire.OrderbookDelta:
+                                stats.discarded += 1
+                                normal = False
+                            else:
+                                del session.resync[ticker]
+                    type_name = _TYPE_NAME[cls]
+                    channel = sid_channel.get(sid, "") if sid is not None else ""
+                    channel = channel or wire.CHANNEL_OF_TYPE[type_name]
+                elif cls is wire.Ticker:
+                    type_name = "ticker"
+                    channel = (sid_channel.get(sid) if sid is not None else None) or "ticker"
+                elif cls is wire.Undecodable:
+                    type_name = msg.type or "unknown"  # type: ignore[union-attr]
+                    seq = msg.seq  # type: ignore[union-attr]
+                    channel = (sid_channel.get(sid) if sid is not None else None) or wire.CHANNEL_OF_TYPE.get(
+                        type_name, "unknown")
+                else:
+                    type_name = _TYPE_NAME[cls]
+                    seq = getattr(msg, "seq", None)
+                    channel = self._control(msg, received_at)
+                received[type_name] = received.get(type_name, 0) + 1
+                outcome: list[Record] | Problem = normalize(msg, received_at) if normal else _NONE
+                stamp = str(received_at)
+                headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name}
+                if sid is not None:
+                    headers["sid"] = str(sid)
+                if seq is not None:
+                    headers["seq"] = str(seq)
+                if type(outcome) is not list or batch_nowait is None:
+                    messages = self._messages(frame, n, channel, headers, outcome)
+                    if batch_nowait is None:
+                        pending.extend(messages)
+                        continue
+                    out.extend(messages)
+                    continue
+                # fast path: the frame's messages join the batch stored at once (the memory bus)
+                msg_id = f"{conn}:{n}"
+                append((raw_subjects.get(channel) or self._raw_subject(channel), frame, headers, msg_id))
                 if outcome:
-                    rheaders = {"received_at": stamp, "conn": conn}
+                    rheaders = {"received_at": stamp, "conn": conn}  # shared by the frame's records
                     for i, record in enumerate(outcome):
                         rtype = record.TYPE
                         subject = record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
-                        nowait(subject, encode(record), rheaders, f"{msg_id}:{i}")
+                        append((subject, encode(record), rheaders, f"{msg_id}:{i}"))
                         records[rtype] = records.get(rtype, 0) + 1
                     if cls in _TIMED:
                         ts = outcome[0].ts
                         if ts != received_at:
                             stats.lag_ns = received_at - ts
-                stats.published += 1 + len(outcome)
+        finally:
+            self.frames = n
+
+    def _store(self, out: list[Publish]) -> None:
+        """Store a batch on a transport with ``publish_batch_nowait`` (the memory bus). That
+        stores nothing when a subject is invalid; then the frames are published one by one,
+        so a bad message costs only its own frame, as with single publishes."""
+        try:
+            self._batch_nowait(out)  # type: ignore[misc]
+            self.stats.published += len(out)
+            return
+        except BackendError:
+            pass
+        stats = self.stats
+        for frame in self._by_frame(out):
+            done = 0
+            try:
+                for item in frame:
+                    self._nowait(*item)  # type: ignore[misc]
+                    done += 1
+                stats.published += len(frame)
             except BackendError as exc:
-                self.stats.error("publish", str(exc))
-        if pending:
-            await self._send(pending)
+                stats.error("publish", str(exc))
+                for subject, *_ in frame[max(done, 1):]:  # records counted but not published
+                    if subject != self._dlq:
+                        stats.records[parse_record_subject(subject)[2]] -= 1
+
+    def _by_frame(self, out: list[Publish]) -> list[list[Publish]]:
+        """``out`` split per frame: each starts with its raw frame, whose id is ``{conn}:{n}``
+        (its records' and dead letter's ids have one more ``:`` part)."""
+        frames: list[list[Publish]] = []
+        raw_parts = self.conn_id.count(":") + 2
+        for item in out:
+            if item[3] is not None and item[3].count(":") + 1 == raw_parts:
+                frames.append([])
+            frames[-1].append(item)
+        return frames
 
     def _raw_subject(self, channel: str) -> str:
         subject = self._raw_subjects[channel] = raw_subject(self.env, self.feed, channel)

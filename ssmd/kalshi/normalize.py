@@ -46,14 +46,15 @@ class _Bad(Exception):
         self.error_type = error_type
 
 
-_PRICES: dict[str, int] = {}
-_COUNTS: dict[str, int] = {}
-_DELTAS: dict[str, int] = {}
+_PRICES: dict[str | None, int] = {}
+_COUNTS: dict[str | None, int] = {}
+_DELTAS: dict[str | None, int] = {}
 _CACHE_MAX = 200_000
 """Parsed prices and counts are memoized (prices take at most ~10k distinct values;
-counts repeat a lot); the count cache starts over when full."""
+counts repeat a lot); the count cache starts over when full. Keys are the wire strings,
+looked up as they come (``None`` when absent, never stored)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SIDES = {"yes": "yes", "no": "no", "bid": "yes", "ask": "no"}
+_SIDES: dict[str | None, str] = {"yes": "yes", "no": "no", "bid": "yes", "ask": "no"}
 _encode = msgspec.json.encode
 
 
@@ -137,18 +138,36 @@ def _ts(ts_ms: int | None, ts: int | str | None, received_at: int, time: str | N
 
 def _ticker(msg: wire.Ticker, received_at: int) -> list[Record]:
     m = msg.msg
+    ts = m.ts_ms * 1_000_000 if m.ts_ms is not None else _ts(None, m.ts, received_at, m.time)
+    prices, counts = _PRICES, _COUNTS
+    # The common case costs one dict lookup per value: all present, each seen before.
+    values = (prices.get(m.price_dollars), prices.get(m.yes_bid_dollars), prices.get(m.yes_ask_dollars),
+              counts.get(m.yes_bid_size_fp), counts.get(m.yes_ask_size_fp), counts.get(m.last_trade_size_fp),
+              counts.get(m.volume_fp), counts.get(m.open_interest_fp))
+    if None in values:  # new, empty, missing, legacy or bad values: field by field
+        values = (
+            _opt_price(m.price_dollars, m.price, "price_dollars"),
+            _opt_price(m.yes_bid_dollars, m.yes_bid, "yes_bid_dollars"),
+            _opt_price(m.yes_ask_dollars, m.yes_ask, "yes_ask_dollars"),
+            _opt_count(m.yes_bid_size_fp, None, "yes_bid_size_fp"),
+            _opt_count(m.yes_ask_size_fp, None, "yes_ask_size_fp"),
+            _opt_count(m.last_trade_size_fp, None, "last_trade_size_fp"),
+            _opt_count(m.volume_fp, m.volume, "volume_fp"),
+            _opt_count(m.open_interest_fp, m.open_interest, "open_interest_fp"),
+        )
+    price, yes_bid, yes_ask, yes_bid_size, yes_ask_size, last_trade_size, volume, open_interest = values
     return [Ticker(
-        ts=_ts(m.ts_ms, m.ts, received_at, m.time),
+        ts=ts,
         received_at=received_at,
         ticker=m.market_ticker,
-        price=_opt_price(m.price_dollars, m.price, "price_dollars"),
-        yes_bid=_opt_price(m.yes_bid_dollars, m.yes_bid, "yes_bid_dollars"),
-        yes_ask=_opt_price(m.yes_ask_dollars, m.yes_ask, "yes_ask_dollars"),
-        yes_bid_size=_opt_count(m.yes_bid_size_fp, None, "yes_bid_size_fp"),
-        yes_ask_size=_opt_count(m.yes_ask_size_fp, None, "yes_ask_size_fp"),
-        last_trade_size=_opt_count(m.last_trade_size_fp, None, "last_trade_size_fp"),
-        volume=_opt_count(m.volume_fp, m.volume, "volume_fp"),
-        open_interest=_opt_count(m.open_interest_fp, m.open_interest, "open_interest_fp"),
+        price=price,
+        yes_bid=yes_bid,
+        yes_ask=yes_ask,
+        yes_bid_size=yes_bid_size,
+        yes_ask_size=yes_ask_size,
+        last_trade_size=last_trade_size,
+        volume=volume,
+        open_interest=open_interest,
         dollar_volume=m.dollar_volume,
         dollar_open_interest=m.dollar_open_interest,
         sid=msg.sid or 0,
@@ -157,21 +176,25 @@ def _ticker(msg: wire.Ticker, received_at: int) -> list[Record]:
 
 def _trade(msg: wire.Trade, received_at: int) -> list[Record]:
     m = msg.msg
-    price = _opt_price(m.yes_price_dollars, m.yes_price, "yes_price_dollars")
-    if price is None and m.no_price_dollars:
-        price = PRICE_SCALE - _price(m.no_price_dollars, "no_price_dollars")
+    price = _PRICES.get(m.yes_price_dollars)  # the common case: seen before (memoized)
     if price is None:
-        raise _Bad("missing_field", "trade: no yes_price_dollars")
-    size = _opt_count(m.count_fp, m.count, "count_fp")
+        price = _opt_price(m.yes_price_dollars, m.yes_price, "yes_price_dollars")
+        if price is None and m.no_price_dollars:
+            price = PRICE_SCALE - _price(m.no_price_dollars, "no_price_dollars")
+        if price is None:
+            raise _Bad("missing_field", "trade: no yes_price_dollars")
+    size = _COUNTS.get(m.count_fp)
     if size is None:
-        raise _Bad("missing_field", "trade: no count_fp")
+        size = _opt_count(m.count_fp, m.count, "count_fp")
+        if size is None:
+            raise _Bad("missing_field", "trade: no count_fp")
     side = _SIDES.get(m.taker_outcome_side or m.taker_side or m.taker_book_side or m.side or "")
     if side is None:
         raise _Bad("missing_field", "trade: no taker side (taker_outcome_side/taker_side/taker_book_side)")
     if not m.trade_id:
         raise _Bad("missing_field", "trade: no trade_id")
     return [Trade(
-        ts=_ts(m.ts_ms, m.ts, received_at),
+        ts=m.ts_ms * 1_000_000 if m.ts_ms is not None else _ts(None, m.ts, received_at),
         received_at=received_at,
         ticker=m.market_ticker,
         trade_id=m.trade_id,
@@ -215,6 +238,24 @@ def _snapshot(msg: wire.OrderbookSnapshot, received_at: int) -> list[Record]:
 
 def _delta(msg: wire.OrderbookDelta, received_at: int) -> list[Record]:
     m = msg.msg
+    # The common case: price, delta and side each seen before (memoized).
+    price, delta, side = _PRICES.get(m.price_dollars), _DELTAS.get(m.delta_fp), _SIDES.get(m.side)
+    if price is None or delta is None or side is None:
+        price, delta, side = _delta_fields(m)
+    return [OrderbookDelta(
+        ts=m.ts_ms * 1_000_000 if m.ts_ms is not None else _ts(None, m.ts, received_at),
+        received_at=received_at,
+        ticker=m.market_ticker,
+        side=side,  # type: ignore[arg-type]
+        price=price,
+        delta=delta,
+        sid=msg.sid or 0,
+        seq=msg.seq or 0,
+    )]
+
+
+def _delta_fields(m: wire.DeltaMsg) -> tuple[int, int, str]:
+    """(price, delta, side) of a delta, field by field: parse, check, legacy fields."""
     price = _opt_price(m.price_dollars, m.price, "price_dollars")
     if price is None:
         raise _Bad("missing_field", "orderbook_delta: no price_dollars")
@@ -232,16 +273,7 @@ def _delta(msg: wire.OrderbookDelta, received_at: int) -> list[Record]:
     side = _SIDES.get(m.side or "")
     if side is None:
         raise _Bad("missing_field", f"orderbook_delta: bad side {m.side!r}")
-    return [OrderbookDelta(
-        ts=_ts(m.ts_ms, m.ts, received_at),
-        received_at=received_at,
-        ticker=m.market_ticker,
-        side=side,  # type: ignore[arg-type]
-        price=price,
-        delta=delta,
-        sid=msg.sid or 0,
-        seq=msg.seq or 0,
-    )]
+    return price, delta, side
 
 
 def _metadata(fields: dict[str, Any]) -> str | None:

@@ -16,25 +16,32 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 
+import msgspec
+
 from ssmd.clock import Clock, SystemClock
 from ssmd.errors import TransportError
 from ssmd.middleware.transport.base import StartPosition
 from ssmd.middleware.transport.subjects import Matcher, check_subject
+
+Publish = tuple[str, bytes, dict[str, str] | None, str | None]
+"""(subject, data, headers, msg_id), as ``publish`` takes them."""
 
 _COMPACT_AT = 4096
 _PURGED = ""
 """Subject of a purged slot; no filter matches it (see ``Matcher``)."""
 
 
-class _Stored:
-    __slots__ = ("data", "headers", "seq", "subject", "ts")
+class _Stored(msgspec.Struct, gc=False):
+    """One stored message. A Struct is about three times cheaper to create than a slotted
+    class; ``gc=False`` keeps the (possibly millions of) retained messages out of the
+    garbage collector's scans, which is safe because they hold only bytes, str, int and a
+    dict of str: nothing that can form a reference cycle."""
 
-    def __init__(self, seq: int, subject: str, data: bytes, headers: dict[str, str], ts: int) -> None:
-        self.seq = seq
-        self.subject = subject
-        self.data = data
-        self.headers = headers
-        self.ts = ts
+    seq: int
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    ts: int
 
 
 class MemoryMessage:
@@ -280,7 +287,9 @@ class MemoryTransport:
         self._base = 1
         self._bytes = 0
         self._dedup: dict[str, int] = {}
-        self._dedup_order: deque[tuple[int, str]] = deque()
+        self._dedup_order: deque[tuple[int, tuple[str, ...]]] = deque()
+        """The ids in ``_dedup`` by store time: one entry per publish or per batch (tuples of
+        str, which the garbage collector stops tracking)."""
         self._durables: dict[str, _Consumer] = {}
         self._latest: list[_Latest] = []
         self._subs: set[MemorySubscription] = set()
@@ -325,20 +334,10 @@ class MemoryTransport:
     ) -> int:
         """``publish`` without the coroutine: stores, wakes readers, returns the sequence."""
         if subject not in self._valid:
-            if not subject.startswith(self._prefix):
-                raise TransportError(f"subject {subject!r} is outside the stream ({self._prefix}>)", retryable=False)
-            check_subject(subject)
-            if len(self._valid) >= 100_000:
-                self._valid.clear()
-            self._valid.add(subject)
+            self._check(subject)
         now = self._now()
         if msg_id is not None:
-            order = self._dedup_order
-            if order and order[0][0] < now - self._window_ns:
-                horizon = now - self._window_ns
-                dedup = self._dedup
-                while order and order[0][0] < horizon:
-                    dedup.pop(order.popleft()[1], None)
+            self._forget_ids(now)
             seen = self._dedup.get(msg_id)
             if seen is not None:
                 return seen
@@ -348,13 +347,9 @@ class MemoryTransport:
         msgs.append(stored)
         if msg_id is not None:
             self._dedup[msg_id] = seq
-            self._dedup_order.append((now, msg_id))
+            self._dedup_order.append((now, (msg_id,)))
         if self._limited:
-            if self._max_bytes > 0:
-                self._bytes += len(stored.data)
-            too_old = self._max_age_ns and msgs[self._head].ts < now - self._max_age_ns
-            if too_old or (self._max_bytes > 0 and self._bytes > self._max_bytes):
-                self._trim(now)
+            self._retain(now, len(stored.data))
         if self._latest:
             for latest in self._latest:
                 if latest.match(subject):
@@ -365,6 +360,89 @@ class MemoryTransport:
                 sleeper.wake()
                 self._sleepers.discard(sleeper)  # it registers again if it sleeps again
         return seq
+
+    def publish_batch_nowait(self, items: Sequence[Publish]) -> list[int]:
+        """Publish ``(subject, data, headers, msg_id)`` items in order; returns their sequences.
+
+        Same outcome as ``publish_nowait`` item by item (order, de-duplication, also within
+        the batch, retention, live views), with the cost paid once per batch: one clock read
+        (every item gets the same ``ts``), one expiry of the duplicate window, readers woken
+        once at the end. All subjects are checked first: an invalid one raises
+        ``TransportError`` and nothing is stored.
+
+        Ownership: the header dicts are stored as given, not copied (``publish`` and
+        ``publish_nowait`` copy them), so the caller hands them over and must not change
+        them afterwards; one dict may be shared by several items.
+        """
+        valid = self._valid
+        for item in items:
+            if item[0] not in valid:
+                self._check(item[0])
+        now = self._now()
+        self._forget_ids(now)
+        dedup = self._dedup
+        ids: list[str] = []
+        msgs = self._msgs
+        store = msgs.append
+        first = len(msgs)
+        next_seq = self._base + first
+        latest = self._latest
+        seqs: list[int] = []
+        for subject, data, headers, msg_id in items:
+            if msg_id is not None:
+                seen = dedup.setdefault(msg_id, next_seq)
+                if seen != next_seq:
+                    seqs.append(seen)
+                    continue
+                ids.append(msg_id)
+            if type(data) is not bytes:
+                data = bytes(data)
+            stored = _Stored(next_seq, subject, data, headers or {}, now)
+            store(stored)
+            seqs.append(next_seq)
+            next_seq += 1
+            if latest:
+                for view in latest:
+                    if view.match(subject):
+                        view.queue.append(stored)
+        if ids:
+            self._dedup_order.append((now, tuple(ids)))
+        if self._limited and len(msgs) > first:
+            self._retain(now, sum(len(m.data) for m in msgs[first:]) if self._max_bytes > 0 else 0)
+        if self._sleepers:
+            subjects = {item[0] for item in items}
+            woken = [s for s in self._sleepers if any(s.wants(subject) for subject in subjects)]
+            for sleeper in woken:
+                sleeper.wake()
+                self._sleepers.discard(sleeper)
+        return seqs
+
+    def _check(self, subject: str) -> None:
+        """Validate a subject once; the hot path publishes to few distinct subjects."""
+        if not subject.startswith(self._prefix):
+            raise TransportError(f"subject {subject!r} is outside the stream ({self._prefix}>)", retryable=False)
+        check_subject(subject)
+        if len(self._valid) >= 100_000:
+            self._valid.clear()
+        self._valid.add(subject)
+
+    def _forget_ids(self, now: int) -> None:
+        """Drop the message ids stored before the duplicate window, a store time at a time."""
+        order = self._dedup_order
+        if order and order[0][0] < now - self._window_ns:
+            horizon = now - self._window_ns
+            dedup = self._dedup
+            while order and order[0][0] < horizon:
+                for msg_id in order.popleft()[1]:
+                    dedup.pop(msg_id, None)
+
+    def _retain(self, now: int, added_bytes: int) -> None:
+        """Apply ``max_age``/``max_bytes`` after storing ``added_bytes`` at ``now``."""
+        if self._max_bytes > 0:
+            self._bytes += added_bytes
+        too_old = self._max_age_ns and self._msgs[self._head].ts < now - self._max_age_ns
+        if too_old or (self._max_bytes > 0 and self._bytes > self._max_bytes):
+            self._trim(now)
 
     def _trim(self, now: int) -> None:
         msgs = self._msgs
