@@ -22,7 +22,7 @@ from ssmd.archiver.parquet import Batch, Buffer
 from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
 from ssmd.archiver.raw import line_from_message
 from ssmd.archiver.sinks import ManifestStore, RawSink, write_batches
-from ssmd.clock import Clock, SystemClock
+from ssmd.clock import Clock, SystemClock, rfc3339
 from ssmd.config.model import Environment
 from ssmd.day.calendar import day_partition
 from ssmd.errors import TransportError
@@ -59,6 +59,8 @@ class Archiver:
         self._dedup: dict[str, Deduper] = {}
         self._learned: set[tuple[str, str]] = set()
         self._gate = RetryGate()
+        self._bytes_written = 0
+        self._last_flush_ns = 0
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -120,7 +122,9 @@ class Archiver:
             last_error=self._gate.last_error,
             details={"buffered_records": self.buffered, "storage": "failing" if self._gate.failing else "ok",
                      "write_failures": self._gate.failures,
-                     "duplicates_skipped": sum(d.duplicates for d in self._dedup.values())},
+                     "duplicates_skipped": sum(d.duplicates for d in self._dedup.values()),
+                     "bytes_written": self._bytes_written,
+                     "last_flush": rfc3339(self._last_flush_ns) if self._last_flush_ns else None},
         )
 
     # ---- public API ------------------------------------------------------------------
@@ -289,7 +293,7 @@ class Archiver:
                 self._batches.append(buf.seal(self.env, now_ns, self._k, consumer))
                 del self._buffers[key]
         self._stage = "normalized"
-        await write_batches(self._storage, self._batches, self._manifests, now_ns, self._ready)
+        written = await write_batches(self._storage, self._batches, self._manifests, now_ns, self._ready)
         self._stage = "raw"
         if self._raw.pending and (force or self.policy.due(self._raw.pending, self._raw.oldest, now)):
             with metrics.ARCHIVER_FLUSH_SECONDS.labels("raw").time():
@@ -297,6 +301,10 @@ class Archiver:
             metrics.ARCHIVER_FILES_WRITTEN.labels("raw").inc(files)
             metrics.ARCHIVER_BYTES_WRITTEN.labels("raw").inc(size)
             self._ready.extend(raw_acks)
+            written += size
+        if written:
+            self._bytes_written += written
+            self._last_flush_ns = now_ns
         self._raw.rotate(self.policy.rotate, now)
         self._stage = "manifest"
         while self._gaps:

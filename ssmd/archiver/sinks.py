@@ -139,9 +139,10 @@ class RawSink:
 
 
 async def write_batches(storage: Any, batches: list[Batch], manifests: ManifestStore, now_ns: int,
-                        acks: list[Any]) -> None:
+                        acks: list[Any]) -> int:
     """Write sealed batches in order, removing each from ``batches`` once durable and
-    moving its deliveries to ``acks``."""
+    moving its deliveries to ``acks``; returns the bytes written."""
+    written = 0
     while batches:
         batch = batches[0]
         data = await batch.encode()
@@ -156,3 +157,5 @@ async def write_batches(storage: Any, batches: list[Batch], manifests: ManifestS
         metrics.ARCHIVER_RECORDS_WRITTEN.labels(batch.type).inc(batch.rows)
         acks.extend(batch.acks)
         batches.pop(0)
+        written += len(data)
+    return written

@@ -23,7 +23,7 @@ def make_status(tick: int = 0) -> SystemStatus:
                             lag_seconds=0.012),
             ComponentStatus(name="archiver", state="running", uptime_seconds=65 + tick,
                             counters={"trade": 90 + 40 * tick, "raw": 600 + 240 * tick},
-                            details={"bytes_written": 2_500_000, "last_flush": "09:41:02", "buffered_records": 12}),
+                            details={"bytes_written": 2_500_000, "last_flush": "2026-07-19T09:41:02.120Z", "buffered_records": 12}),
             ComponentStatus(name="gateway", state="running", uptime_seconds=65 + tick),
             ComponentStatus(name="secmaster", state="failed", restarts=5, errors=5,
                             last_error="sync failed: 429 too many requests"),

@@ -99,7 +99,7 @@ def _facts(status: SystemStatus) -> str:
     archiver = by_name.get("archiver")
     if archiver is not None:
         written = int(archiver.details.get("bytes_written", 0))
-        flushed = archiver.details.get("last_flush") or "-"
+        flushed = str(archiver.details.get("last_flush") or "-")[11:19] or "-"
         buffered = archiver.details.get("buffered_records", 0)
         parts.append(f"archive {written / 1e6:.1f} MB written  last flush {flushed}  buffered {buffered}")
     parts.append(f"clients {len(status.clients)}")
