@@ -6,7 +6,8 @@ frame unchanged to ``{env}.{feed}.raw.{channel}`` and each record Cap'n Proto en
 ``{env}.{feed}.{type}.{ticker}``. A frame that cannot be used goes to the dead-letter
 subject with its raw bytes. Duplicates and order-book deltas awaiting a snapshot are
 published raw but not normalized. Publishing is idempotent per frame (``msg_id``), so a
-failed frame is retried whole.
+failed frame is retried whole. A read batch goes out at once: one ``publish_batch_nowait``
+on the memory bus, one pipelined ``publish_many`` elsewhere (NATS).
 """
 
 from __future__ import annotations
@@ -92,80 +93,76 @@ class FramePipeline:
         records = stats.records
         append = out.append
         batch_nowait = self._batch_nowait
-        n = self.frames
-        try:
-            for frame, received_at in batch:
-                n += 1
-                msg = decode(frame)
-                cls = type(msg)
-                sid: int | None = getattr(msg, "sid", None)
-                seq: int | None = None
-                normal = True
-                if cls in _SEQUENCED:
-                    seq = msg.seq  # type: ignore[union-attr]
-                    if session.retired and sid in session.retired:
+        for frame, received_at in batch:
+            self.frames += 1
+            n = self.frames
+            msg = decode(frame)
+            cls = type(msg)
+            sid: int | None = getattr(msg, "sid", None)
+            seq: int | None = None
+            normal = True
+            if cls in _SEQUENCED:
+                seq = msg.seq  # type: ignore[union-attr]
+                if session.retired and sid in session.retired:
+                    normal = False
+                elif sid is not None and seq is not None:
+                    result = tracker.check(sid, seq, received_at)
+                    if result is _DUPLICATE:
+                        stats.duplicates += 1
                         normal = False
-                    elif sid is not None and seq is not None:
-                        result = tracker.check(sid, seq, received_at)
-                        if result is _DUPLICATE:
-                            stats.duplicates += 1
+                    elif result is _GAP:
+                        session.on_gap(tracker.last_gap)  # type: ignore[arg-type]
+                if normal and session.resync and cls in _BOOK:
+                    ticker = msg.msg.market_ticker  # type: ignore[union-attr]
+                    if ticker in session.resync:
+                        if cls is wire.OrderbookDelta:
+                            stats.discarded += 1
                             normal = False
-                        elif result is _GAP:
-                            session.on_gap(tracker.last_gap)  # type: ignore[arg-type]
-                    if normal and session.resync and cls in _BOOK:
-                        ticker = msg.msg.market_ticker  # type: ignore[union-attr]
-                        if ticker in session.resync:
-                            if cls is wire.OrderbookDelta:
-                                stats.discarded += 1
-                                normal = False
-                            else:
-                                del session.resync[ticker]
-                    type_name = _TYPE_NAME[cls]
-                    channel = sid_channel.get(sid, "") if sid is not None else ""
-                    channel = channel or wire.CHANNEL_OF_TYPE[type_name]
-                elif cls is wire.Ticker:
-                    type_name = "ticker"
-                    channel = (sid_channel.get(sid) if sid is not None else None) or "ticker"
-                elif cls is wire.Undecodable:
-                    type_name = msg.type or "unknown"  # type: ignore[union-attr]
-                    seq = msg.seq  # type: ignore[union-attr]
-                    channel = (sid_channel.get(sid) if sid is not None else None) or wire.CHANNEL_OF_TYPE.get(
-                        type_name, "unknown")
-                else:
-                    type_name = _TYPE_NAME[cls]
-                    seq = getattr(msg, "seq", None)
-                    channel = self._control(msg, received_at)
-                received[type_name] = received.get(type_name, 0) + 1
-                outcome: list[Record] | Problem = normalize(msg, received_at) if normal else _NONE
-                stamp = str(received_at)
-                headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name}
-                if sid is not None:
-                    headers["sid"] = str(sid)
-                if seq is not None:
-                    headers["seq"] = str(seq)
-                if type(outcome) is not list or batch_nowait is None:
-                    messages = self._messages(frame, n, channel, headers, outcome)
-                    if batch_nowait is None:
-                        pending.extend(messages)
-                        continue
-                    out.extend(messages)
-                    continue
-                # fast path: the frame's messages join the batch stored at once (the memory bus)
-                msg_id = f"{conn}:{n}"
-                append((raw_subjects.get(channel) or self._raw_subject(channel), frame, headers, msg_id))
-                if outcome:
-                    rheaders = {"received_at": stamp, "conn": conn}  # shared by the frame's records
-                    for i, record in enumerate(outcome):
-                        rtype = record.TYPE
-                        subject = record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
-                        append((subject, encode(record), rheaders, f"{msg_id}:{i}"))
-                        records[rtype] = records.get(rtype, 0) + 1
-                    if cls in _TIMED:
-                        ts = outcome[0].ts
-                        if ts != received_at:
-                            stats.lag_ns = received_at - ts
-        finally:
-            self.frames = n
+                        else:
+                            del session.resync[ticker]
+                type_name = _TYPE_NAME[cls]
+                channel = sid_channel.get(sid, "") if sid is not None else ""
+                channel = channel or wire.CHANNEL_OF_TYPE[type_name]
+            elif cls is wire.Ticker:
+                type_name = "ticker"
+                channel = (sid_channel.get(sid) if sid is not None else None) or "ticker"
+            elif cls is wire.Undecodable:
+                type_name = msg.type or "unknown"  # type: ignore[union-attr]
+                seq = msg.seq  # type: ignore[union-attr]
+                channel = (sid_channel.get(sid) if sid is not None else None) or wire.CHANNEL_OF_TYPE.get(
+                    type_name, "unknown")
+            else:
+                type_name = _TYPE_NAME[cls]
+                seq = getattr(msg, "seq", None)
+                channel = self._control(msg, received_at)
+            received[type_name] = received.get(type_name, 0) + 1
+            outcome: list[Record] | Problem = normalize(msg, received_at) if normal else _NONE
+            stamp = str(received_at)
+            headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name}
+            if sid is not None:
+                headers["sid"] = str(sid)
+            if seq is not None:
+                headers["seq"] = str(seq)
+            if batch_nowait is None:
+                pending.extend(self._messages(frame, n, channel, headers, outcome))
+                continue
+            if type(outcome) is not list:  # a dead letter
+                out.extend(self._messages(frame, n, channel, headers, outcome))
+                continue
+            # fast path: the frame's messages join the batch stored at once (the memory bus)
+            msg_id = f"{conn}:{n}"
+            append((raw_subjects.get(channel) or self._raw_subject(channel), frame, headers, msg_id))
+            if outcome:
+                rheaders = {"received_at": stamp, "conn": conn}  # shared by the frame's records
+                for i, record in enumerate(outcome):
+                    rtype = record.TYPE
+                    subject = record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
+                    append((subject, encode(record), rheaders, f"{msg_id}:{i}"))
+                    records[rtype] = records.get(rtype, 0) + 1
+                if cls in _TIMED:
+                    ts = outcome[0].ts
+                    if ts != received_at:
+                        stats.lag_ns = received_at - ts
 
     def _store(self, out: list[Publish]) -> None:
         """Store a batch on a transport with ``publish_batch_nowait`` (the memory bus). That

@@ -262,7 +262,13 @@ class MemorySubscription:
 
 
 class MemoryTransport:
-    """The embedded transport: one in-process stream for the environment's subjects."""
+    """The embedded transport: one in-process stream for the environment's subjects.
+
+    Header dicts: ``publish``, ``publish_many`` and ``publish_nowait`` store a copy, so the
+    caller may reuse its dict; ``publish_batch_nowait`` (the connector's hot path) stores
+    the dicts it is given, which the caller must not change afterwards. Readers get the
+    stored dict and must not change it either.
+    """
 
     def __init__(
         self,
