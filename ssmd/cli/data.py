@@ -63,8 +63,8 @@ def replay(
     speed: str = "max",
     format: str = "jsonl",
     raw: bool = False,
-) -> None:
-    """Replay a day's records in timestamp order on stdout.
+) -> int:
+    """Replay a day's records in timestamp order on stdout (exit code 1 when nothing matched).
 
     Parameters
     ----------
@@ -110,19 +110,34 @@ def replay(
         elif factor is None:
             from ssmd.catalog.replay import replay_chunks
 
+            written = 0
             for chunk in replay_chunks(catalog, query):
                 sys.stdout.write(chunk)
+                written += bool(chunk)
             sys.stdout.flush()
-            return
+            return _replayed(written, query, catalog.env.name)
         else:
             from ssmd.catalog.replay import replay_lines
 
             items = replay_lines(catalog, query)
         out = sys.stdout
+        written = 0
         for line in paced(items, factor, monotonic=time.monotonic, sleep=time.sleep):
             out.write(line)
             out.write("\n")
+            written += 1
         out.flush()
+    return _replayed(written, query, catalog.env.name)
+
+
+def _replayed(written: int, query: Any, env: str) -> int:
+    """Exit code of a replay: 1, with a note on stderr, when nothing matched."""
+    if written:
+        return 0
+    symbols = ",".join(query.symbols) if query.symbols else "any symbol"
+    print(f"ssmd: nothing to replay: no {','.join(query.types)} records for {symbols} on {query.date} in {env} "
+          f"(see `ssmd data inventory --env {env}`)", file=sys.stderr)
+    return 1
 
 
 def _table_items(catalog: Any, query: Any) -> Any:

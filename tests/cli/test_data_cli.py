@@ -155,3 +155,13 @@ def test_sql_formats_and_errors(data_env: tuple[str, list], capsys) -> None:
     assert out.strip().replace(" ", "").replace("\n", "") == '[{"p":0.9990}]'
     code, _, err = _run(capsys, "sql", "--env", env, "SELEC nonsense")
     assert code == 1 and err.startswith("ssmd: query failed:") and err.count("\n") == 1
+
+
+def test_replay_of_nothing_says_so(data_env: tuple[str, list], capsys) -> None:
+    env, _ = data_env
+    for extra in ((), ("--raw",), ("--speed", "10x")):
+        code, out, err = _run(capsys, "data", "replay", "--env", env, "--date", DAY, "--symbol", "NOPE", *extra)
+        assert (code, out) == (1, "")
+        assert err.startswith("ssmd: nothing to replay: ") and "NOPE on 2026-07-19" in err and err.count("\n") == 1
+    code, out, err = _run(capsys, "data", "replay", "--env", env, "--date", "2020-01-01", "--symbol", A)
+    assert code == 1 and "on 2020-01-01" in err
