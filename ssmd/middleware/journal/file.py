@@ -95,33 +95,8 @@ class FileJournal:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     async def append(self, topic: str, data: dict[str, Any]) -> int:
-        folder = self._folder(topic)
-        line_data = checked_data(topic, data)
-        try:
-            return await asyncio.to_thread(self._append, folder, line_data)
-        except OSError as exc:
-            raise JournalError(f"journal: cannot append to {folder}: {exc.strerror or exc}") from None
-
-    def _append(self, folder: Path, data: dict[str, Any]) -> int:
-        with self._locked(folder):
-            segments = _segments(folder)
-            last, segment = 0, None
-            if segments:
-                segment = segments[-1]
-                last, complete = _tail(segment)
-                if last == 0:
-                    last = _first_seq(segment) - 1
-                if complete != segment.stat().st_size:
-                    os.truncate(segment, complete)
-            seq = last + 1
-            if segment is None or seq - _first_seq(segment) >= self._segment_entries:
-                segment = folder / f"{seq:012d}{_SUFFIX}"
-            line = _encoder.encode(Entry(seq=seq, ts=self._clock.now_ns(), data=data)) + b"\n"
-            with open(segment, "ab") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
-            return seq
+        (seq,) = await self.append_many(topic, [data])
+        return seq
 
     async def append_many(self, topic: str, items: list[dict[str, Any]]) -> list[int]:
         """Append several entries under one lock and one fsync (same result as ``append`` each)."""
