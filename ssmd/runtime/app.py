@@ -53,6 +53,7 @@ class Runtime:
         policy: RestartPolicy | None = None,
         health_timeout: float = 30.0,
         report_interval: float = 1.0,
+        follow_interval: float = 2.0,
     ) -> None:
         for name in components:
             if name not in COMPONENTS and name not in (factories or {}):
@@ -63,6 +64,8 @@ class Runtime:
         self.names = list(components)
         self.clock = clock or SystemClock()
         self.factories = factories or {}
+        self.follow_interval = follow_interval
+        """Seconds between reads of the secmaster change journal by a standalone connector."""
         self.want_scheduler = scheduler
         self.want_simulator = simulator
         self.supervisor = Supervisor(clock=self.clock, policy=policy, on_failed=self._component_failed)
@@ -105,6 +108,7 @@ class Runtime:
             self.supervisor.add("simulator", lambda: sim, stage=STAGES["simulator"])
         if "connector" in self.names and "secmaster" not in self.names and "connector" not in self.factories:
             await self._load_cached_markets()
+            await self._follow_secmaster()
         for name in self.names:
             factory = self._factory(name)
             autostart = not (self.mode == "up" and name == "connector")
@@ -138,6 +142,23 @@ class Runtime:
         if not self.cached_markets:
             log.warning("no markets in the secmaster cache: only market-wide channels are subscribed; "
                         "run `ssmd secmaster sync` or `ssmd run secmaster` first")
+
+    async def _follow_secmaster(self) -> None:
+        """A connector without a secmaster in this process follows the secmaster's change
+        journal (``{env}.secmaster.changes``): markets opening are subscribed, ended ones
+        unsubscribed, as the secmaster of another process records them."""
+        from ssmd.secmaster.journal import ChangeFollower
+
+        follower = ChangeFollower(self.env, self.backends, self.forward_markets)
+        await follower.start()
+
+        async def poll() -> None:
+            read = await follower.poll()
+            if read:
+                log.info("secmaster changes applied", changes=read, seq=follower.seq)
+
+        task = Periodic("markets", poll, self.follow_interval)
+        self.supervisor.add("markets", lambda: task, stage=STAGES["secmaster"])
 
     def _factory(self, name: str) -> Callable[[], Component]:
         if name in self.factories:
