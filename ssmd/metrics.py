@@ -106,7 +106,9 @@ CACHE_DEGRADED = Gauge(
     "ssmd_cache_degraded", "1 while the cache is unreachable and callers bypass it.", registry=REGISTRY,
 )
 CIRCUIT_BREAKER_OPEN = Gauge(
-    "ssmd_circuit_breaker_open", "1 while a dependency's circuit breaker is open.", ["dependency"], registry=REGISTRY,
+    "ssmd_circuit_breaker_open",
+    "1 while a dependency is unreachable and bypassed or retried: cache (Redis), storage (archive writes), nats.",
+    ["dependency"], registry=REGISTRY,
 )
 DEAD_LETTERS = Counter(
     "ssmd_dead_letters_total", "Messages sent to a dead-letter subject, by component.", ["component"],

@@ -276,6 +276,7 @@ class Archiver:
                 raise
             else:
                 self._gate.succeeded()
+                metrics.CIRCUIT_BREAKER_OPEN.labels("storage").set(0)
             finally:
                 metrics.ARCHIVER_BUFFERED.set(self.buffered)
                 acks, self._ready = self._ready, []
@@ -320,5 +321,6 @@ class Archiver:
         self._errors += 1
         delay = self._gate.failed(self.clock.monotonic(), f"{type(exc).__name__}: {exc}")
         metrics.ARCHIVER_WRITE_ERRORS.labels(self._stage).inc()
+        metrics.CIRCUIT_BREAKER_OPEN.labels("storage").set(1)
         log.warning("archive write failed; data kept buffered", error=str(exc), retry_in=round(delay, 2),
                     buffered=self.buffered)

@@ -134,6 +134,7 @@ async def test_storage_failure_keeps_data_buffered_then_succeeds(tmp_path: Path)
         status = archiver.status()
         assert status.details["storage"] == "failing" and status.last_error
         assert status.details["bytes_written"] == 0 and status.details["last_flush"] is None
+        assert metrics.CIRCUIT_BREAKER_OPEN.labels("storage")._value.get() == 1
         assert archiver.buffered >= len(records)
         assert metrics.ARCHIVER_WRITE_ERRORS.labels("normalized")._value.get() > errors_before
         assert not list(tmp_path.rglob("*.parquet"))  # noqa: ASYNC240 - test inspection
@@ -143,6 +144,7 @@ async def test_storage_failure_keeps_data_buffered_then_succeeds(tmp_path: Path)
         blocker.unlink()
         await archiver.flush()
         assert archiver.buffered == 0 and archiver.status().details["storage"] == "ok"
+        assert metrics.CIRCUIT_BREAKER_OPEN.labels("storage")._value.get() == 0
         written = archiver.status().details
         assert written["bytes_written"] > 0 and written["last_flush"].endswith("Z")
     assert len(_parquet_rows(tmp_path, "trade")) == 2

@@ -65,9 +65,11 @@ async def test_nats_restart_mid_stream_loses_and_duplicates_nothing(nats_server:
     try:
         await asyncio.wait_for(retrying.wait(), 60)
         assert len(acked) == total // 2
+        assert metrics.CIRCUIT_BREAKER_OPEN.labels("nats")._value.get() == 1  # the alert's input
     finally:
         await asyncio.to_thread(nats_server.start)
     await asyncio.wait_for(pub_task, 90)
+    assert metrics.CIRCUIT_BREAKER_OPEN.labels("nats")._value.get() == 0
     await asyncio.wait_for(con_task, 90)
     assert acked == list(range(total))
     assert sorted(seqs) == list(range(total))
@@ -123,6 +125,7 @@ async def test_redis_stopped_degrades_then_recovers(redis_server: Any) -> None:
         assert await cache.get("e:day:current") is None
         assert cache.degraded and "unavailable" in (cache.last_error or "")
         assert metrics.CACHE_DEGRADED._value.get() == 1
+        assert metrics.CIRCUIT_BREAKER_OPEN.labels("cache")._value.get() == 1
         await cache.set("e:skipped", "x")  # skipped, no error
         assert await cache.hgetall("e:h") == {} and await cache.smembers("e:s") == set()
         assert not await cache.check()
@@ -130,6 +133,7 @@ async def test_redis_stopped_degrades_then_recovers(redis_server: Any) -> None:
         await asyncio.to_thread(redis_server.start)
     assert await cache.check()
     assert not cache.degraded and metrics.CACHE_DEGRADED._value.get() == 0
+    assert metrics.CIRCUIT_BREAKER_OPEN.labels("cache")._value.get() == 0
     await cache.set("e:after", "y")
     assert await cache.get("e:after") == "y"
     await cache.close()

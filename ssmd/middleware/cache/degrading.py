@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from ssmd.errors import CacheError
 from ssmd.log import get_logger
-from ssmd.metrics import CACHE_DEGRADED
+from ssmd.metrics import CACHE_DEGRADED, CIRCUIT_BREAKER_OPEN
 from ssmd.middleware.cache.base import Cache
 
 T = TypeVar("T")
@@ -58,6 +58,7 @@ class DegradingCache:
             self._degraded = True
             self._delay = self._retry_after
             CACHE_DEGRADED.set(1)
+            CIRCUIT_BREAKER_OPEN.labels("cache").set(1)
             _log.warning("cache unavailable, bypassing it", error=self.last_error)
         else:
             self._delay = min(self._delay * 2, self._max_retry_after)
@@ -67,6 +68,7 @@ class DegradingCache:
         self._degraded = False
         self._delay = self._retry_after
         CACHE_DEGRADED.set(0)
+        CIRCUIT_BREAKER_OPEN.labels("cache").set(0)
         _log.info("cache available again")
 
     async def _call(self, fn: Callable[[], Awaitable[T]], fallback: T) -> T:

@@ -21,6 +21,7 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import api
 
+from ssmd import metrics
 from ssmd.clock import rfc3339
 from ssmd.config.model import JetStreamConfig
 from ssmd.errors import TransportError
@@ -48,9 +49,11 @@ async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
 
     async def on_disconnect() -> None:
         if held and not (held[0].is_closed or held[0].is_draining):
+            metrics.CIRCUIT_BREAKER_OPEN.labels("nats").set(1)
             _log.warning("nats disconnected, reconnecting", url=url)
 
     async def on_reconnect() -> None:
+        metrics.CIRCUIT_BREAKER_OPEN.labels("nats").set(0)
         _log.info("nats reconnected", url=url)
 
     try:
@@ -63,6 +66,7 @@ async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
         raise TransportError(f"transport: cannot connect to {url}: {type(exc).__name__} {exc}".rstrip()) from None
     nc.options["max_reconnect_attempts"] = -1  # from now on, never give up on the server
     held.append(nc)
+    metrics.CIRCUIT_BREAKER_OPEN.labels("nats").set(0)
     return nc
 
 
