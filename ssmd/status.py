@@ -64,6 +64,10 @@ class DayInfo(msgspec.Struct, kw_only=True):
     """ns since epoch of the last transition."""
     step: str | None = None
     error: str | None = None
+    starts_at: int | None = None
+    """ns since epoch when the trading day starts by the schedule."""
+    ends_at: int | None = None
+    """ns since epoch when it ends by the schedule."""
 
 
 class SystemStatus(msgspec.Struct, kw_only=True):

@@ -261,7 +261,7 @@ class Runtime:
     def system_status(self) -> SystemStatus:
         return build_status(self.env.name, components=self.supervisor.statuses(), day=self.manager.store.latest,
                             clock=self.clock, meter=self.meter, clients=self._clients(),
-                            endpoints=self.endpoints())
+                            endpoints=self.endpoints(), schedule=self.env.schedule)
 
     def _clients(self) -> list[ClientInfo]:
         gateway = self.supervisor.component("gateway")

@@ -8,12 +8,15 @@ last few seconds (``RateMeter``). ``day_stats`` is the running day's headline nu
 from __future__ import annotations
 
 from collections import deque
+from datetime import date
 from typing import Any
 
 import msgspec
 
 from ssmd import __version__
 from ssmd.clock import Clock
+from ssmd.config.model import Schedule
+from ssmd.day.calendar import day_bounds
 from ssmd.day.state import DayRecord
 from ssmd.status import ClientInfo, ComponentStatus, DayInfo, GapInfo, SystemStatus
 
@@ -41,11 +44,15 @@ class RateMeter:
         return {k: round((v - c0.get(k, 0)) / (t1 - t0), 3) for k, v in c1.items()}
 
 
-def day_info(record: DayRecord | None) -> DayInfo:
+def day_info(record: DayRecord | None, schedule: Schedule | None = None) -> DayInfo:
     if record is None:
         return DayInfo()
-    return DayInfo(date=record.date, state=str(record.state), since=record.since, step=record.step,
+    info = DayInfo(date=record.date, state=str(record.state), since=record.since, step=record.step,
                    error=record.error)
+    if schedule is not None:
+        start, end = day_bounds(schedule, date.fromisoformat(record.date))
+        info.starts_at, info.ends_at = int(start.timestamp() * 1e9), int(end.timestamp() * 1e9)
+    return info
 
 
 def gaps_of(components: list[ComponentStatus]) -> list[GapInfo]:
@@ -86,6 +93,7 @@ def build_status(
     meter: RateMeter | None = None,
     clients: list[ClientInfo] | None = None,
     endpoints: dict[str, str] | None = None,
+    schedule: Schedule | None = None,
 ) -> SystemStatus:
     now = clock.monotonic()
     out = []
@@ -93,5 +101,5 @@ def build_status(
         if meter is not None and not status.rates and status.counters:
             status = msgspec.structs.replace(status, rates=meter.rates(status.name, status.counters, now))
         out.append(status)
-    return SystemStatus(env=env, ts=clock.now_ns(), version=__version__, components=out, day=day_info(day),
+    return SystemStatus(env=env, ts=clock.now_ns(), version=__version__, components=out, day=day_info(day, schedule),
                         clients=clients or [], gaps=gaps_of(out), endpoints=dict(endpoints or {}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -95,7 +96,9 @@ async def test_day_start_end_and_errors_through_the_api(harness: Harness) -> Non
     assert code == 409 and err["error"] == "day 2026-07-19 is already ACTIVE"
     code, status = await harness.call("GET", "/status")
     assert status["day"] == {"date": "2026-07-19", "state": "ACTIVE", "since": day["since"], "step": None,
-                             "error": None}
+                             "error": None,  # and the day's span by the default schedule, 00:10 to 00:00 UTC
+                             "starts_at": int(datetime(2026, 7, 19, 0, 10, tzinfo=UTC).timestamp()) * 10**9,
+                             "ends_at": int(datetime(2026, 7, 20, 0, 0, tzinfo=UTC).timestamp()) * 10**9}
     code, ended = await harness.call("POST", "/day/end", {})
     assert code == 200 and ended["state"] == "COMPLETE"
     assert [s["name"] for s in ended["steps"]] == ["drain_gateway", "flush_archiver", "stop_connector",

@@ -29,7 +29,8 @@ def make_status(tick: int = 0) -> SystemStatus:
             ComponentStatus(name="secmaster", state="failed", restarts=5, errors=5,
                             last_error="sync failed: 429 too many requests"),
         ],
-        day=DayInfo(date="2026-07-19", state="ACTIVE", since=T0),
+        day=DayInfo(date="2026-07-19", state="ACTIVE", since=T0, starts_at=T0 - 6 * 3600 * 10**9,
+                    ends_at=T0 + 18 * 3600 * 10**9),
         clients=[
             ClientInfo(id="c1", peer="127.0.0.1:50001", mode="realtime", symbols=3, buffered=2,
                        buffer_utilisation=0.0002, dropped=0, sent=1200, lag_seconds=0.0004, slow=False,

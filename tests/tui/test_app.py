@@ -21,7 +21,7 @@ async def test_overview_shows_components_day_and_rising_rates() -> None:
         table = app.query_one("#components", DataTable)
         assert table.row_count == 4
         assert table.get_row("secmaster")[1] == "failed"
-        assert "ACTIVE" in text(app.query_one("#day", Static))
+        assert "ACTIVE  [███░░░░░░░░░] 25%, ends 09:45 UTC" in text(app.query_one("#day", Static))
         source.tick = 1
         await app.refresh_status()
         source.tick = 2

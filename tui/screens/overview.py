@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Sparkline, Static
 
-from ssmd.status import ComponentStatus, SystemStatus
+from ssmd.status import ComponentStatus, DayInfo, SystemStatus
 from tui.rates import RateTracker, format_duration, format_rate
 
 
@@ -68,7 +70,9 @@ class OverviewPane(Vertical):
         day = status.day
         step = f" ({day.step})" if day.step else ""
         error = f"  error: {day.error}" if day.error else ""
-        self.query_one("#day", Static).update(f"{status.env}  day {day.date or '-'}: [b]{day.state}[/b]{step}{error}")
+        progress = day_progress(day, status.ts)
+        self.query_one("#day", Static).update(
+            f"{status.env}  day {day.date or '-'}: [b]{day.state}[/b]{step}{progress}{error}")
         table = self.query_one("#components", DataTable)
         table.clear()
         for component in status.components:
@@ -84,6 +88,16 @@ class OverviewPane(Vertical):
                 existing[key].show()
             else:
                 box.mount(RateRow(key, self.rates))
+
+
+def day_progress(day: DayInfo, now_ns: int, width: int = 12) -> str:
+    """``  [█████░░░░░░░] 41%, ends 00:00 UTC`` while the day runs by its schedule."""
+    if not day.starts_at or not day.ends_at or day.ends_at <= day.starts_at or day.state != "ACTIVE":
+        return ""
+    done = min(1.0, max(0.0, (now_ns - day.starts_at) / (day.ends_at - day.starts_at)))
+    filled = round(done * width)
+    end = time.strftime("%H:%M", time.gmtime(day.ends_at / 1e9))
+    return f"  [{'█' * filled}{'░' * (width - filled)}] {done:.0%}, ends {end} UTC"
 
 
 def _facts(status: SystemStatus) -> str:
