@@ -17,9 +17,11 @@ Semantics every implementation keeps (proven by tests/middleware/test_transport_
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 import msgspec
+
+from ssmd.errors import TransportError
 
 
 class StartPosition(msgspec.Struct, frozen=True):
@@ -78,6 +80,29 @@ class Subscription(Protocol):
     async def close(self) -> None:
         """Stop delivery. A durable consumer keeps its position for the next subscribe."""
         ...
+
+
+class Iteration:
+    """``async for message in subscription``: messages until the subscription is closed.
+
+    Mixed into the implementations, which provide ``next()`` and ``closed``.
+    """
+
+    closed: bool
+
+    async def next(self, timeout: float | None = None) -> Any:
+        raise NotImplementedError
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.next()
+        except TransportError:
+            if self.closed:
+                raise StopAsyncIteration from None
+            raise
 
 
 class Transport(Protocol):

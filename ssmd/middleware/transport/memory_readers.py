@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ssmd.errors import TransportError
+from ssmd.middleware.transport.base import Iteration
 from ssmd.middleware.transport.subjects import Matcher
 
 if TYPE_CHECKING:
@@ -203,23 +204,12 @@ class _Latest(_Waitable):
         return None
 
 
-class MemorySubscription:
+class MemorySubscription(Iteration):
     def __init__(self, bus: MemoryTransport, source: _Consumer | _Latest, durable: str | None) -> None:
         self._bus = bus
         self._source = source
         self._durable = durable
         self.closed = False
-
-    def __aiter__(self) -> MemorySubscription:
-        return self
-
-    async def __anext__(self) -> MemoryMessage:
-        try:
-            return await self.next()
-        except TransportError:
-            if self.closed:
-                raise StopAsyncIteration from None
-            raise
 
     async def next(self, timeout: float | None = None) -> MemoryMessage:
         loop = asyncio.get_running_loop()

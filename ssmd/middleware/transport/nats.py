@@ -26,7 +26,7 @@ from ssmd.clock import rfc3339
 from ssmd.config.model import JetStreamConfig
 from ssmd.errors import TransportError
 from ssmd.log import get_logger
-from ssmd.middleware.transport.base import StartPosition
+from ssmd.middleware.transport.base import Iteration, StartPosition
 from ssmd.middleware.transport.subjects import check_filter, check_subject
 from ssmd.retry import backoff
 
@@ -114,7 +114,7 @@ class NatsMessage:
             sub.outstanding -= 1
 
 
-class NatsSubscription:
+class NatsSubscription(Iteration):
     """A pull consumer: fetches in small batches, hands out one message at a time."""
 
     def __init__(self, owner: NatsTransport, psub: Any, stream: str, consumer: str, ephemeral: bool,
@@ -130,17 +130,6 @@ class NatsSubscription:
         self._ephemeral = ephemeral
         self._buffer: deque[Msg] = deque()
         self.closed = False
-
-    def __aiter__(self) -> NatsSubscription:
-        return self
-
-    async def __anext__(self) -> NatsMessage:
-        try:
-            return await self.next()
-        except TransportError:
-            if self.closed:
-                raise StopAsyncIteration from None
-            raise
 
     async def next(self, timeout: float | None = None) -> NatsMessage:
         end = None if timeout is None else time.monotonic() + timeout
