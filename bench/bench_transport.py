@@ -52,8 +52,9 @@ async def _queue(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def _jetstream_batched(url: str, n: int, env: str) -> tuple[float, float]:
-    """publish_many in batches of 256 while a durable consumer reads: (end-to-end, publish) rates."""
+async def _jetstream(url: str, n: int, env: str, batch: int = 0) -> tuple[float, float]:
+    """Publish ``n`` messages while a durable consumer reads: (end-to-end, publish) rates.
+    ``batch`` > 0 publishes with ``publish_many`` in batches of that size; 0 awaits each ack."""
     from ssmd.middleware.transport.nats import NatsTransport
 
     bus = NatsTransport(url, env, JetStreamConfig(stream=f"ssmd-{env}"))
@@ -71,41 +72,18 @@ async def _jetstream_batched(url: str, n: int, env: str) -> tuple[float, float]:
 
     start = time.perf_counter()
     reader = asyncio.create_task(consume())
-    for b in range(0, n, 256):
-        await bus.publish_many([(f"{env}.kalshi.trade.T", PAYLOAD, {"received_at": "1"}, f"c:{i}")
-                                for i in range(b, min(n, b + 256))])
+    if batch:
+        for b in range(0, n, batch):
+            await bus.publish_many([(f"{env}.kalshi.trade.T", PAYLOAD, {"received_at": "1"}, f"c:{i}")
+                                    for i in range(b, min(n, b + batch))])
+    else:
+        for i in range(n):
+            await bus.publish(f"{env}.kalshi.trade.T", PAYLOAD, {"received_at": "1"}, msg_id=f"c:{i}")
     published = time.perf_counter() - start
     await reader
     total = time.perf_counter() - start
     await bus.close()
     return n / total, n / published
-
-
-async def _jetstream(url: str, n: int, env: str) -> float:
-    """One awaited publish per message while a durable consumer reads: end-to-end rate."""
-    from ssmd.middleware.transport.nats import NatsTransport
-
-    bus = NatsTransport(url, env, JetStreamConfig(stream=f"ssmd-{env}"))
-    await bus.connect()
-    await bus.ensure_stream()
-    sub = await bus.subscribe(f"{env}.>", durable="archiver")
-    consumed = 0
-
-    async def consume() -> None:
-        nonlocal consumed
-        while consumed < n:
-            msg = await sub.next(timeout=30)
-            await msg.ack()
-            consumed += 1
-
-    start = time.perf_counter()
-    reader = asyncio.create_task(consume())
-    for i in range(n):
-        await bus.publish(f"{env}.kalshi.trade.T", PAYLOAD, {"received_at": "1"}, msg_id=f"c:{i}")
-    await reader
-    total = time.perf_counter() - start
-    await bus.close()
-    return n / total
 
 
 async def _bare_publish_async(url: str, n: int, env: str) -> float:
@@ -139,8 +117,8 @@ def run(quick: bool = False) -> list[Result]:
         server = NatsServer(binary, Path(tmp))
         server.start()
         try:
-            e2e = asyncio.run(_jetstream(server.url, n_js // 4, "bench1"))
-            e2e_many, pub_many = asyncio.run(_jetstream_batched(server.url, n_js, "bench3"))
+            e2e, _ = asyncio.run(_jetstream(server.url, n_js // 4, "bench1"))
+            e2e_many, pub_many = asyncio.run(_jetstream(server.url, n_js, "bench3", batch=256))
             bare = asyncio.run(_bare_publish_async(server.url, n_js, "bench2"))
         finally:
             server.stop()
