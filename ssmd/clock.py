@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -56,3 +56,20 @@ def rfc3339(ns: int) -> str:
     """RFC 3339 UTC with millisecond precision and a ``Z`` suffix."""
     dt = to_datetime(ns)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{(ns // 1_000_000) % 1000:03d}Z"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_moment(text: str, date: str) -> int:
+    """A time bound as ns since the epoch: ``HH:MM[:SS[.ffffff]]`` (UTC) on ``date``
+    (``YYYY-MM-DD``), or an ISO / RFC 3339 time (UTC when it has no offset).
+
+    Raises ``ValueError`` for anything else; callers name their option in the error.
+    """
+    value = text.strip().replace("Z", "+00:00")
+    time_of_day = value[:2].isdigit() and value[2:3] == ":"
+    when = datetime.fromisoformat(f"{date}T{value}" if time_of_day else value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // timedelta(microseconds=1) * 1000

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 
 from ssmd.cli.output import emit_json, human_bytes, table
+from ssmd.clock import parse_moment
 from ssmd.errors import SsmdError
 
 app = App(name="data", help="Archived data: replay, export, inventory, gaps, quality.")
@@ -33,15 +34,10 @@ def _moment(text: str | None, date: str, option: str) -> int | None:
     """RFC 3339 / ISO time, or HH:MM[:SS] (UTC) on ``date`` → ns."""
     if not text:
         return None
-    value = text.strip().replace("Z", "+00:00")
     try:
-        moment = datetime.fromisoformat(value) if ("T" in value or " " in value) else datetime.fromisoformat(
-            f"{date}T{value}")
+        return parse_moment(text, date)
     except ValueError:
         raise SsmdError(f"{option} {text!r}: use HH:MM[:SS] or an ISO time like {date}T14:30:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000) * 1000
 
 
 def _check_date(date: str) -> str:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
 
-from ssmd.clock import Clock
+from ssmd.clock import Clock, parse_moment
 from ssmd.errors import SsmdError
 from ssmd.gateway import protocol as proto
 from ssmd.gateway.buffer import Entry
@@ -29,21 +28,12 @@ CHUNK = 2000
 
 def parse_bound(value: str | int | None, date: str, field: str) -> int | None:
     """A ``from``/``to`` bound: ns since epoch, RFC 3339 text, or ``HH:MM[:SS]`` on ``date`` (UTC)."""
-    if value is None:
-        return None
-    if isinstance(value, int):
+    if value is None or isinstance(value, int):
         return value
-    text = value.strip()
     try:
-        if len(text) <= 8 and ":" in text:
-            when = datetime.fromisoformat(f"{date}T{text}").replace(tzinfo=UTC)
-        else:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
+        return parse_moment(value, date)
     except ValueError:
         raise proto.BadRequest(f"replay: {field} must be RFC 3339, HH:MM:SS or ns, got {value!r}") from None
-    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
 
 
 OpenRecords = Callable[[proto.Replay, int | None, int | None], Awaitable[Iterator[Record]]]
