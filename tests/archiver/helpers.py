@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ssmd.middleware.storage.fsspec_store import FsspecStorage
 from ssmd.middleware.transport.memory import MemoryTransport
 from ssmd.records import Lifecycle, OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
 from ssmd.subjects import raw_subject, record_subject
+from tests.waiting import until
 
 T0 = 1_784_475_900_000_000_000  # 2026-07-19T15:45:00Z
 DAY = "2026-07-19"
@@ -85,16 +86,6 @@ async def publish(env: Environment, transport: Any, records: list[Record], conn:
                                 msg_id=f"{conn}:{n}")
         await transport.publish(record_subject(env.name, env.feed, record.TYPE, record.ticker), codec.encode(record),
                                 {"received_at": str(record.received_at), "conn": conn}, msg_id=f"{conn}:{n}:0")
-
-
-async def until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for a condition the code under test makes true (polls, bounded)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 def consumed(archiver: Archiver) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -21,6 +21,7 @@ from ssmd.middleware.factory import Backends, open_backends
 from ssmd.middleware.transport.base import Message, StartPosition
 from ssmd.simulator import SimSettings, Simulator
 from ssmd.status import GapInfo
+from tests.waiting import until
 
 FAST = ConnectorSettings(stale_after=0.6, backoff_initial=0.02, backoff_max=0.1, open_timeout=5, stop_timeout=5)
 
@@ -33,16 +34,6 @@ def make_env(channels: list[str] | None = None, markets: Any = "all", **subs: An
             channels=channels or ["ticker", "trade", "orderbook_delta", "market_lifecycle_v2"], markets=markets,
             **subs),
     )
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Wait (bounded) until ``predicate()`` holds, checking whenever the loop is idle."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 class Harness:

@@ -18,14 +18,7 @@ from ssmd.middleware.factory import open_backends
 from ssmd.runtime.app import Runtime
 from ssmd.secmaster.service import SecmasterService
 from ssmd.simulator import SimSettings, Simulator
-
-
-async def _until(check: object, what: str, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():  # type: ignore[operator]
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+from tests.waiting import until
 
 
 async def test_standalone_connector_subscribes_markets_the_secmaster_adds(tmp_path: Path) -> None:
@@ -51,14 +44,14 @@ async def test_standalone_connector_subscribes_markets_the_secmaster_adds(tmp_pa
 
             before = set(secmaster.selected_markets())
             assert before
-            await _until(lambda: planned() == before, "the cached markets")
+            await until(lambda: planned() == before, what="the cached markets", timeout=15)
             new = sim.create_event()
             for ticker in new:
                 sim.open_now(ticker)
             await secmaster.sync()
             added = set(secmaster.selected_markets()) - before
             assert added and added <= set(new)
-            await _until(lambda: added <= planned(), "the new markets from the change journal")
+            await until(lambda: added <= planned(), what="the new markets from the change journal", timeout=15)
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)
