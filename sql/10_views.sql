@@ -6,6 +6,9 @@ CREATE OR REPLACE VIEW trades AS SELECT * FROM {trade};
 CREATE OR REPLACE VIEW tickers AS SELECT * FROM {ticker};
 CREATE OR REPLACE VIEW orderbook AS SELECT * FROM {orderbook};
 CREATE OR REPLACE VIEW lifecycle AS SELECT * FROM {lifecycle};
+-- REST history written by `ssmd data backfill` (trades go to `trades`, with source = 'rest').
+CREATE OR REPLACE VIEW candles AS SELECT * FROM {candles};
+CREATE OR REPLACE VIEW settlements AS SELECT * FROM {settlements};
 
 -- The index itself.
 CREATE OR REPLACE VIEW files AS

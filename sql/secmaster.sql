@@ -38,11 +38,18 @@ CREATE VIEW IF NOT EXISTS market_versions AS SELECT
     CAST(NULL AS DOUBLE) AS cap_strike,
     CAST(NULL AS VARCHAR) AS notional_value_dollars,
     CAST(NULL AS VARCHAR) AS price_level_structure,
-    CAST(NULL AS VARCHAR) AS rules_primary
+    CAST(NULL AS VARCHAR) AS rules_primary,
+    CAST(NULL AS VARCHAR) AS tick_size_dollars,
+    CAST(NULL AS VARCHAR) AS price_ranges,
+    CAST(NULL AS VARCHAR) AS fee_type,
+    CAST(NULL AS DOUBLE) AS fee_multiplier,
+    CAST(NULL AS VARCHAR) AS fee_type_override,
+    CAST(NULL AS DOUBLE) AS fee_multiplier_override
 WHERE false;
 
 -- market_history: every version with the time it stopped being true (valid_to, NULL for
 -- the current one). Removed markets end their last version and add no row of their own.
+-- effective_fee_*: the event's fee override where it has one, else the series' fee.
 CREATE OR REPLACE VIEW market_history AS
 WITH ordered AS (
     SELECT *, lead(valid_from) OVER (PARTITION BY ticker ORDER BY valid_from, seq) AS valid_to
@@ -61,7 +68,11 @@ SELECT ticker, valid_from, valid_to, valid_to IS NULL AS is_current, change, sou
        TRY_CAST(settlement_value_dollars AS DECIMAL(18, 4)) AS settlement_value_dollars,
        settlement_timer_seconds, can_close_early, strike_type, floor_strike, cap_strike,
        TRY_CAST(notional_value_dollars AS DECIMAL(18, 4)) AS notional_value_dollars,
-       price_level_structure, rules_primary
+       price_level_structure, rules_primary,
+       TRY_CAST(tick_size_dollars AS DECIMAL(18, 4)) AS tick_size_dollars, price_ranges,
+       fee_type, fee_multiplier, fee_type_override, fee_multiplier_override,
+       coalesce(fee_type_override, fee_type) AS effective_fee_type,
+       coalesce(fee_multiplier_override, fee_multiplier) AS effective_fee_multiplier
 FROM ordered
 WHERE change <> 'market_removed';
 

@@ -6,21 +6,24 @@ prefix in one call; texts and lists of plain structs follow it, in the order the
 bound. The generated source is kept on the function as ``.source``.
 
 The encoder writes exactly what pycapnp's ``MallocMessageBuilder`` writes when the same fields
-are set in the same order: one segment, objects in allocation order. A message that would not
-fit pycapnp's first segment (1024 words) gives ``None``. The decoder reads only that canonical
-shape, checking every pointer's kind and bounds: it raises ``Malformed`` for bytes that break
-the encoding rules and ``Mismatch`` for legal shapes it does not read (several segments, far
-pointers, another schema version), which pycapnp then reads.
+are set in the same order: one segment, objects in allocation order (an optional text or list
+bound last costs nothing when absent). A message that would not fit pycapnp's first segment
+(1024 words) gives ``None``. The decoder reads only that canonical shape, checking every
+pointer's kind and bounds: it raises ``Malformed`` for bytes that break the encoding rules and
+``Mismatch`` for legal shapes it does not read (several segments, far pointers, another schema
+version), which pycapnp then reads. It builds the object positionally when the class takes
+every field that way.
 """
 
 from __future__ import annotations
 
+import inspect
 import struct
 from collections.abc import Callable
 from itertools import starmap
 from typing import Any
 
-from ssmd.capnp_layout import Binding, Layout, UnsupportedLayout, element_struct, plan
+from ssmd.capnp_layout import Binding, Entry, Layout, UnsupportedLayout, element_struct, plan
 
 FIRST_SEGMENT_WORDS = 1024
 """pycapnp's first segment; a bigger message spills into more segments."""
@@ -29,6 +32,7 @@ _TEXT_POINTER = 1 | 2 << 32  # list pointer, element size 2 (byte)
 _STRUCTS_POINTER = 1 | 7 << 32  # list pointer, element size 7 (composite)
 _ZEROS = tuple(b"\0" * (8 - k) for k in range(8))  # NUL plus padding after a text of length % 8 == k
 _WORD = struct.Struct("<Q")
+_INTEGERS = frozenset("bBhHiIqQ")
 
 
 class Mismatch(Exception):
@@ -53,6 +57,85 @@ def compile_encoder(layout: Layout, b: Binding) -> Callable[[Any], bytes | None]
     var = {path: f"v{i}" for i, path in enumerate(b.fields)}
     optional = set(b.flags.values())
     lines = [f"    {var[p]} = r.{attr}" for p, attr in b.fields.items()]
+    words = 1 + layout.data_words + layout.pointer_count
+    pointer_paths = [path for path in b.fields if layout.slots[path].is_pointer]
+    # ``w`` (words so far) is a constant up to the first pointer: folded into it when it is required
+    known: int | None = words if pointer_paths and pointer_paths[0] not in optional else None
+    if known is None:
+        lines.append(f"    w = {words}")
+    # An optional pointer allocated last gets a branch of its own: when it is None the message
+    # simply ends before it (nothing to compute, its presence flag a constant).
+    last = pointer_paths[-1] if pointer_paths and pointer_paths[-1] in optional else None
+    parts: list[str] = []
+    last_body: list[str] = []
+    last_parts: list[str] = []
+    for path in pointer_paths:
+        v, p = var[path], f"p{layout.slots[path].offset}"
+        body, own = _pointer(layout, path, v, ns, known)
+        known = None
+        if path == last:
+            last_body, last_parts = body, own
+            continue
+        if path in optional:
+            empty = f"t{v} = z{v} = b''" if layout.slots[path].kind == "text" else f"c{v} = 0"
+            lines += [f"    if {v} is None:", f"        {p} = 0", f"        {empty}", "    else:"]
+            lines += [f"        {line}" for line in body]
+            if layout.slots[path].kind != "text":
+                own = [f"(b'' if {v} is None else {x})" for x in own]
+        else:
+            lines += [f"    {line}" for line in body]
+        parts += own
+
+    def finish(indent: str, present: dict[str, bool], message_parts: list[str]) -> list[str]:
+        pointers = ["0"] * layout.pointer_count
+        for path in pointer_paths:
+            if present.get(path, True):
+                pointers[layout.slots[path].offset] = f"p{layout.slots[path].offset}"
+        data = _data(layout, b, entries, var, optional, ns, present)
+        packed = ", ".join(["0", "w", str(layout.root_pointer), *data, *pointers])
+        return [f"{indent}if w > {FIRST_SEGMENT_WORDS}:", f"{indent}    return None",
+                f"{indent}return b''.join((HEAD.pack({packed}){''.join(f', {x}' for x in message_parts)}))"]
+
+    if last is None:
+        lines += finish("    ", {}, parts)
+    else:
+        lines += [f"    if {var[last]} is None:", *finish("        ", {last: False}, parts)]
+        lines += [f"    {line}" for line in last_body]
+        lines += finish("    ", {last: True}, parts + last_parts)
+    return _build("def encode(r):\n" + "\n".join(lines) + "\n", ns, "encode", b.cls.__name__)
+
+
+def _pointer(layout: Layout, path: str, v: str, ns: dict[str, Any],
+             known: int | None) -> tuple[list[str], list[str]]:
+    """The lines allocating one pointer field (text or list of structs) and its message parts;
+    ``known`` is the word count so far when it is a constant (then folded in)."""
+    s = layout.slots[path]
+    after = 2 + layout.data_words + s.offset  # word index following the pointer
+    p = f"p{s.offset}"
+    if s.kind == "text":
+        if known is None:
+            offset, grow = f"(w - {after}) << 2 | ", f"w += (n{v} + 8) >> 3"
+        else:
+            offset, grow = "", f"w = {known} + ((n{v} + 8) >> 3)"
+        kind = _TEXT_POINTER if known is None else (known - after) << 2 | _TEXT_POINTER
+        return [f"t{v} = {v}.encode()", f"n{v} = len(t{v})", f"{p} = {offset}(n{v} + 1) << 35 | {kind}",
+                grow, f"z{v} = ZEROS[n{v} & 7]"], [f"t{v}", f"z{v}"]
+    assert s.element is not None
+    ew = s.element.data_words
+    ns[f"L{v}"] = element_struct(s.element).pack
+    if known is None:
+        offset, grow, kind = f"(w - {after}) << 2 | ", f"w += 1 + c{v} * {ew}", _STRUCTS_POINTER
+    else:
+        offset, grow, kind = "", f"w = {known + 1} + c{v} * {ew}", (known - after) << 2 | _STRUCTS_POINTER
+    # built only once the message is known to fit: tag word, then the elements
+    return ([f"c{v} = len({v})", f"{p} = {offset}(c{v} * {ew}) << 35 | {kind}", grow],
+            [f"WORD.pack(c{v} << 2 | {s.element.root_pointer})", f"b''.join(starmap(L{v}, {v}))"])
+
+
+def _data(layout: Layout, b: Binding, entries: list[Entry], var: dict[str, str], optional: set[str],
+          ns: dict[str, Any], present: dict[str, bool]) -> list[str]:
+    """The data-section values, in byte order; ``present`` says which optional fields are
+    known to be present (True) or absent (False) where the code runs."""
     data: list[str] = []
     for _, _, what in entries:
         if isinstance(what, int):
@@ -62,48 +145,21 @@ def compile_encoder(layout: Layout, b: Binding) -> Callable[[Any], bytes | None]
             if s.kind == "enum":
                 ns[f"E{v}"] = {n: i for i, n in enumerate(s.enumerants)}
                 v = f"E{v}[{v}]"
-            data.append(f"(0 if {v} is None else {v})" if what in optional else v)
+            if what in optional:  # None is written as 0 (for integers ``or 0`` is the same, and faster)
+                v = f"({v} or 0)" if s.kind == "num" and s.fmt in _INTEGERS else f"(0 if {v} is None else {v})"
+            data.append(v)
         else:
-            guards = {p: (f"{var[b.flags[p]]} is not None" if p in b.flags else var[p]) for p, _ in what}
-            data.append(" | ".join(f"({1 << bit} if {guards[p]} else 0)" for p, bit in what))
-    words = 1 + layout.data_words + layout.pointer_count
-    lines.append(f"    w = {words}")
-    parts: list[str] = []
-    for path in b.fields:
-        s, v = layout.slots[path], var[path]
-        if not s.is_pointer:
-            continue
-        after = 2 + layout.data_words + s.offset  # word index following the pointer
-        p, body = f"p{s.offset}", []
-        if s.kind == "text":
-            body = [f"t{v} = {v}.encode()", f"n{v} = len(t{v})",
-                    f"{p} = (w - {after}) << 2 | (n{v} + 1) << 35 | {_TEXT_POINTER}",
-                    f"w += (n{v} + 8) >> 3", f"z{v} = ZEROS[n{v} & 7]"]
-            parts += [f"t{v}", f"z{v}"]
-        else:
-            assert s.element is not None
-            ew = s.element.data_words
-            ns[f"L{v}"] = element_struct(s.element).pack
-            body = [f"c{v} = len({v})",
-                    f"{p} = (w - {after}) << 2 | (c{v} * {ew}) << 35 | {_STRUCTS_POINTER}",
-                    f"w += 1 + c{v} * {ew}"]
-            # built only once the message is known to fit: tag word, then the elements
-            tag, elements = f"WORD.pack(c{v} << 2 | {s.element.root_pointer})", f"b''.join(starmap(L{v}, {v}))"
-            if path in optional:
-                tag, elements = f"(b'' if {v} is None else {tag})", f"(b'' if {v} is None else {elements})"
-            parts += [tag, elements]
-        if path in optional:
-            empty = f"t{v} = z{v} = b''" if s.kind == "text" else f"c{v} = 0"
-            lines += [f"    if {v} is None:", f"        {p} = 0", f"        {empty}", "    else:"]
-            lines += [f"        {line}" for line in body]
-        else:
-            lines += [f"    {line}" for line in body]
-    pointers = [f"p{i}" if any(layout.slots[p].is_pointer and layout.slots[p].offset == i
-                               for p in b.fields) else "0" for i in range(layout.pointer_count)]
-    packed = ", ".join(["0", "w", str(layout.root_pointer), *data, *pointers])
-    lines += [f"    if w > {FIRST_SEGMENT_WORDS}:", "        return None",
-              f"    return b''.join((HEAD.pack({packed}), {', '.join(parts)}))"]
-    return _build("def encode(r):\n" + "\n".join(lines) + "\n", ns, "encode", b.cls.__name__)
+            terms = []
+            for path, bit in what:
+                guarded = b.flags.get(path)
+                if guarded in present:
+                    if present[guarded]:
+                        terms.append(str(1 << bit))
+                    continue
+                guard = f"{var[guarded]} is not None" if guarded is not None else var[path]
+                terms.append(f"({1 << bit} if {guard} else 0)")
+            data.append(" | ".join(terms) or "0")
+    return data
 
 
 def compile_decoder(layout: Layout, bindings: list[Binding]) -> Callable[[bytes], Any]:
@@ -152,10 +208,19 @@ def compile_decoder(layout: Layout, bindings: list[Binding]) -> Callable[[bytes]
                   f"{indent}end = len(d)",
                   f"{indent}if segs or root != {layout.root_pointer} or end != 8 + 8 * words:",
                   f"{indent}    raise Mismatch('not a canonical single-segment {layout.name}')",
-                  f"{indent}return C{k}(" + ", ".join(f"{a}={expr[p]}" for p, a in b.fields.items()) + ")"]
+                  f"{indent}return C{k}({_arguments(b.cls, {a: expr[p] for p, a in b.fields.items()})})"]
     if layout.discriminant is not None:
         lines.append("    raise Mismatch(f'union tag {u}')")
     return _build("def decode(d):\n" + "\n".join(lines) + "\n", ns, "decode", layout.name)
+
+
+def _arguments(cls: type, values: dict[str, str]) -> str:
+    """The constructor arguments of ``cls``: positional in field order when it takes every field
+    that way (cheaper, and CPython passes more than 15 keywords through a dict), else keywords."""
+    params = list(inspect.signature(cls).parameters.values())
+    if {p.name for p in params} == set(values) and all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params):
+        return ", ".join(values[p.name] for p in params)
+    return ", ".join(f"{name}={value}" for name, value in values.items())
 
 
 def _list_kind(pointer: int, path: str, element_size: int) -> None:

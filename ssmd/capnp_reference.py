@@ -24,7 +24,10 @@ TICKER_OPTIONAL = (
     ("open_interest", "openInterest", "hasOpenInterest"),
     ("dollar_volume", "dollarVolume", "hasDollarVolume"),
     ("dollar_open_interest", "dollarOpenInterest", "hasDollarOpenInterest"),
+    ("market_id", "marketId", "hasMarketId"),
+    ("clock", "clock", "hasClock"),
 )
+BOOK_OPTIONAL = (("market_id", "marketId", "hasMarketId"),)
 LIFECYCLE_OPTIONAL = (
     ("open_ts", "openTs", "hasOpenTs"),
     ("close_ts", "closeTs", "hasCloseTs"),
@@ -69,6 +72,8 @@ def _encode_trade(r: Trade) -> bytes:
     m.sid = r.sid
     m.seq = r.seq
     m.isBlockTrade = r.is_block_trade
+    m.source = r.source
+    m.tradeIdDerived = r.trade_id_derived
     return bytes(m.to_bytes())
 
 
@@ -85,6 +90,8 @@ def _decode_trade(data: bytes) -> Trade:
             sid=m.sid,
             seq=m.seq,
             is_block_trade=m.isBlockTrade,
+            source=str(m.source),  # type: ignore[arg-type]
+            trade_id_derived=m.tradeIdDerived,
         )
 
 
@@ -130,6 +137,9 @@ def _encode_orderbook(r: OrderbookSnapshot | OrderbookDelta) -> bytes:
         delta.side = r.side
         delta.price = r.price
         delta.delta = r.delta
+    if r.market_id is not None:  # set last: its text follows the lists in the message
+        m.marketId = r.market_id
+        m.hasMarketId = True
     return bytes(m.to_bytes())
 
 
@@ -141,6 +151,7 @@ def _decode_orderbook(data: bytes) -> OrderbookSnapshot | OrderbookDelta:
             "ticker": m.ticker,
             "sid": m.sid,
             "seq": m.seq,
+            "market_id": m.marketId if m.hasMarketId else None,
         }
         if m.which() == "snapshot":
             return OrderbookSnapshot(

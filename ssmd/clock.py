@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -59,17 +60,39 @@ def rfc3339(ns: int) -> str:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:[.,](\d+))?([Zz]|[+-]\d{2}:?\d{2})?")
+
+
+def rfc3339_ns(text: str) -> int:
+    """An RFC 3339 time (``2026-07-23T21:00:10.539836022Z``) as ns since the epoch, exact to
+    the nanosecond (``datetime`` would stop at the microsecond). No offset means UTC; digits
+    past the ninth are dropped. Raises ``ValueError`` for anything else."""
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    whole, fraction, offset = match.groups()
+    when = datetime.fromisoformat(whole + (offset or "").upper())
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = when - _EPOCH
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000
+    return ns + int(fraction[:9].ljust(9, "0")) if fraction else ns
 
 
 def parse_moment(text: str, date: str) -> int:
-    """A time bound as ns since the epoch: ``HH:MM[:SS[.ffffff]]`` (UTC) on ``date``
+    """A time bound as ns since the epoch: ``HH:MM[:SS[.fffffffff]]`` (UTC) on ``date``
     (``YYYY-MM-DD``), or an ISO / RFC 3339 time (UTC when it has no offset).
 
     Raises ``ValueError`` for anything else; callers name their option in the error.
     """
-    value = text.strip().replace("Z", "+00:00")
+    value = text.strip()
     time_of_day = value[:2].isdigit() and value[2:3] == ":"
-    when = datetime.fromisoformat(f"{date}T{value}" if time_of_day else value)
+    full = f"{date}T{value}" if time_of_day else value
+    try:
+        return rfc3339_ns(full)  # to the nanosecond when it has seconds
+    except ValueError:
+        pass
+    when = datetime.fromisoformat(full.replace("Z", "+00:00"))
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return (when - _EPOCH) // timedelta(microseconds=1) * 1000

@@ -23,6 +23,7 @@ from typing import Any
 from ssmd.capnp_codegen import Malformed, Mismatch, compile_decoder, compile_encoder
 from ssmd.capnp_layout import Binding, UnsupportedLayout, layout_of
 from ssmd.capnp_reference import (
+    BOOK_OPTIONAL,
     LIFECYCLE_OPTIONAL,
     REFERENCE_DECODERS,
     TICKER_OPTIONAL,
@@ -46,17 +47,19 @@ def _bindings() -> dict[str, tuple[str, str, list[Binding]]]:
     the reference encoder sets them, which is the order they are laid out in the message."""
     ticker_fields, ticker_flags = _optional(TICKER_OPTIONAL)
     lifecycle_fields, lifecycle_flags = _optional(LIFECYCLE_OPTIONAL)
+    book_fields, book_flags = _optional(BOOK_OPTIONAL)
     return {
         "trade": ("trade", "Trade", [Binding(Trade, {
             **_COMMON, "tradeId": "trade_id", "price": "price", "size": "size", "side": "side",
-            **_SEQUENCED, "isBlockTrade": "is_block_trade"})]),
+            **_SEQUENCED, "isBlockTrade": "is_block_trade", "source": "source",
+            "tradeIdDerived": "trade_id_derived"})]),
         "ticker": ("ticker", "Ticker", [Binding(Ticker, {**_COMMON, "sid": "sid", **ticker_fields},
                                                 ticker_flags)]),
         "orderbook": ("orderbook", "OrderbookUpdate", [
-            Binding(OrderbookSnapshot, {**_COMMON, **_SEQUENCED, "snapshot.yes": "yes", "snapshot.no": "no"},
-                    variant="snapshot"),
+            Binding(OrderbookSnapshot, {**_COMMON, **_SEQUENCED, "snapshot.yes": "yes", "snapshot.no": "no",
+                                        **book_fields}, book_flags, variant="snapshot"),
             Binding(OrderbookDelta, {**_COMMON, **_SEQUENCED, "delta.side": "side", "delta.price": "price",
-                                     "delta.delta": "delta"}, variant="delta"),
+                                     "delta.delta": "delta", **book_fields}, book_flags, variant="delta"),
         ]),
         "lifecycle": ("lifecycle", "Lifecycle", [Binding(Lifecycle, {
             **_COMMON, "kind": "kind", "eventType": "event_type", **_SEQUENCED, **lifecycle_fields},

@@ -123,6 +123,15 @@ SECMASTER_SYNC_SECONDS = Histogram(
     "ssmd_secmaster_sync_seconds", "Duration of secmaster syncs.", ["kind"], registry=REGISTRY,
 )
 SECMASTER_SYNC_ERRORS = Counter("ssmd_secmaster_sync_errors_total", "Failed syncs.", registry=REGISTRY)
+SECMASTER_FIELD_COERCIONS = Counter(
+    "ssmd_secmaster_field_coercions_total",
+    "REST market/event/series fields that did not fit their type and were coerced or defaulted.",
+    ["kind", "field"], registry=REGISTRY,
+)
+SECMASTER_OBJECTS_SKIPPED = Counter(
+    "ssmd_secmaster_objects_skipped_total", "REST markets/events/series left out: they could not be kept.",
+    ["kind"], registry=REGISTRY,
+)
 DAY_STATE = Gauge(
     "ssmd_day_state", "1 for the trading day's current state.", ["state"], registry=REGISTRY,
 )
@@ -130,6 +139,15 @@ COMPONENT_UP = Gauge("ssmd_component_up", "1 while a supervised task runs.", ["c
 COMPONENT_RESTARTS = Counter(
     "ssmd_component_restarts_total", "Restarts of a supervised task.", ["component"], registry=REGISTRY,
 )
+
+HEALER_GAPS = Counter(
+    "ssmd_healer_gaps_total", "Trade gaps the healer finished, by outcome (healed | failed).", ["outcome"],
+    registry=REGISTRY,
+)
+HEALER_TRADES = Counter(
+    "ssmd_healer_trades_recovered_total", "Trades archived from REST that the live feed missed.", registry=REGISTRY,
+)
+HEALER_PENDING = Gauge("ssmd_healer_pending_gaps", "Trade gaps waiting to be healed.", registry=REGISTRY)
 
 
 def serve(host: str, port: int) -> int:

@@ -7,6 +7,9 @@ into client messages. Prices are 1e-4 dollar units and sizes 1e-2 contract units
 
 On the transport they travel Cap'n Proto encoded (``ssmd.codec``), on subject
 ``{env}.{feed}.{type}.{ticker}`` where ``type`` is each record's ``TYPE``.
+
+Build records with keywords. The codec's generated decoders pass fields positionally, in
+declaration order (faster), so a field added later goes last and has a default.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from typing import ClassVar, Literal
 import msgspec
 
 Side = Literal["yes", "no"]
+Source = Literal["ws", "rest"]
+"""Where a record came from: the live WebSocket feed, or Kalshi REST (a healed gap, a backfill)."""
 Level = tuple[int, int]
 """One order-book level: (price in 1e-4 $, size in 1e-2 contracts)."""
 
 
-class Trade(msgspec.Struct, frozen=True, kw_only=True):
+class Trade(msgspec.Struct, frozen=True):
     TYPE: ClassVar[str] = "trade"
     ts: int
     """Exchange time of the trade, ns."""
@@ -37,9 +42,14 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
     sid: int
     seq: int
     is_block_trade: bool = False
+    source: Source = "ws"
+    """``ws`` for the live feed; ``rest`` when the trade was read from REST (gap heal, backfill)."""
+    trade_id_derived: bool = False
+    """True when the frame carried no ``trade_id`` (legacy trades) and ``trade_id`` was derived
+    from the trade's content (``ssmd.kalshi.normalize.derived_trade_id``)."""
 
 
-class Ticker(msgspec.Struct, frozen=True, kw_only=True):
+class Ticker(msgspec.Struct, frozen=True):
     TYPE: ClassVar[str] = "ticker"
     ts: int
     received_at: int
@@ -56,9 +66,13 @@ class Ticker(msgspec.Struct, frozen=True, kw_only=True):
     dollar_volume: int | None
     dollar_open_interest: int | None
     sid: int
+    market_id: str | None = None
+    """Kalshi's market UUID, when the frame carried it."""
+    clock: int | None = None
+    """Kalshi's global ``Clock`` counter (older tickers only)."""
 
 
-class OrderbookSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+class OrderbookSnapshot(msgspec.Struct, frozen=True):
     """A whole book. Both sides are bids in their own outcome's price (Kalshi's form):
     a NO bid at p is a YES ask at 1 - p. Levels are sorted by price ascending."""
 
@@ -70,9 +84,11 @@ class OrderbookSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     no: tuple[Level, ...]
     sid: int
     seq: int
+    market_id: str | None = None
+    """Kalshi's market UUID, when the frame carried it."""
 
 
-class OrderbookDelta(msgspec.Struct, frozen=True, kw_only=True):
+class OrderbookDelta(msgspec.Struct, frozen=True):
     TYPE: ClassVar[str] = "orderbook"
     ts: int
     received_at: int
@@ -83,9 +99,11 @@ class OrderbookDelta(msgspec.Struct, frozen=True, kw_only=True):
     """Signed change of the size at ``price``, 1e-2 contracts."""
     sid: int
     seq: int
+    market_id: str | None = None
+    """Kalshi's market UUID, when the frame carried it."""
 
 
-class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
+class Lifecycle(msgspec.Struct, frozen=True):
     """A market or event lifecycle event (created, activated, determined, settled, ...)."""
 
     TYPE: ClassVar[str] = "lifecycle"

@@ -31,6 +31,24 @@ class ComponentStatus(msgspec.Struct, kw_only=True):
     """Component-specific facts (connections, subscribed markets, buffered rows, ...)."""
 
 
+class HealInfo(msgspec.Struct, kw_only=True):
+    """What was done to fill a gap after the fact (see ``ssmd.healer``)."""
+
+    status: Literal["healed", "failed"]
+    method: str
+    """How: ``rest:/markets/trades`` (the missing trades fetched and archived)."""
+    at_ns: int
+    """When the heal finished, ns since epoch."""
+    recovered: int = 0
+    """Trades archived from REST that the live feed had not delivered."""
+    fetched: int = 0
+    """Trades REST returned over the gap's window (recovered + already archived)."""
+    window_start_ns: int = 0
+    window_end_ns: int = 0
+    """The exchange-time span that was fetched."""
+    error: str | None = None
+
+
 class GapInfo(msgspec.Struct, kw_only=True):
     kind: Literal["seq", "outage", "error"]
     channel: str
@@ -41,6 +59,8 @@ class GapInfo(msgspec.Struct, kw_only=True):
     received: int | None = None
     cause: str = ""
     markets: list[str] = []
+    healed: HealInfo | None = None
+    """Set once the healer filled the gap from REST (or failed to)."""
 
 
 class ClientInfo(msgspec.Struct, kw_only=True):

@@ -52,6 +52,11 @@ def raw_subject(env: str, feed: str, channel: str) -> str:
     return f"{env}.{feed}.raw.{channel}"
 
 
+def gaps_subject(env: str, feed: str) -> str:
+    """``{env}.{feed}.gaps``: gaps and outages, as the connector records them."""
+    return f"{env}.{feed}.gaps"
+
+
 def dlq_subject(env: str, component: str) -> str:
     return f"{env}.dlq.{component}"
 

@@ -24,6 +24,9 @@ struct OrderbookUpdate {
       delta @9 :Int64;
     }
   }
+  # appended (v1 stays wire compatible: older messages read as absent)
+  marketId @10 :Text;
+  hasMarketId @11 :Bool;
 
   enum Side {
     yes @0;

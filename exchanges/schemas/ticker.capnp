@@ -26,4 +26,9 @@ struct Ticker {
   dollarOpenInterest @21 :Int64;
   hasDollarOpenInterest @22 :Bool;
   sid @23 :UInt32;
+  # appended (v1 stays wire compatible: older messages read as absent)
+  marketId @24 :Text;
+  hasMarketId @25 :Bool;
+  clock @26 :Int64;
+  hasClock @27 :Bool;
 }

@@ -13,9 +13,17 @@ struct Trade {
   sid @7 :UInt32;
   seq @8 :UInt64;
   isBlockTrade @9 :Bool;
+  # appended (v1 stays wire compatible: older messages read as source ws, id not derived)
+  source @10 :Source;
+  tradeIdDerived @11 :Bool;
 
   enum Side {
     yes @0;
     no @1;
+  }
+
+  enum Source {
+    ws @0;
+    rest @1;
   }
 }

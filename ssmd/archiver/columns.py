@@ -2,7 +2,9 @@
 
 Each record type has one Parquet dataset. Times are ``TIMESTAMP WITH TIME ZONE`` with
 microsecond precision (UTC; DuckDB's plain TIMESTAMPTZ, so they compare with literals
-without casts; the raw archive keeps the receive time in ns); prices are ``DECIMAL(18,4)``
+without casts; the raw archive keeps the frames as received and the receive time in ns).
+Trades and order-book updates, whose exchange time can come as RFC 3339 text finer than a
+microsecond (older deltas, REST trades), also carry it exact as ``ts_ns`` (int64 ns); prices are ``DECIMAL(18,4)``
 dollars, sizes ``DECIMAL(18,2)`` contracts, stored exactly (the scaled integers of ``ssmd.fixed`` become the decimals'
 unscaled values, so "0.9990" stays 0.9990). Records are buffered as they come and
 turned into columns and Arrow arrays in one go (``ColumnBuffer.to_table``).
@@ -41,6 +43,9 @@ CONTRACT: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("sid", pa.int64(), "subscription id"),
         ("seq", pa.int64(), "sequence number within the subscription"),
         ("is_block_trade", pa.bool_(), "block trade flag"),
+        ("source", pa.string(), "'ws' (live WebSocket) | 'rest' (read from REST: gap heal, backfill)"),
+        ("trade_id_derived", pa.bool_(), "trade_id derived from the trade's content (legacy frames without one)"),
+        ("ts_ns", pa.int64(), "exchange time of the trade, ns since the epoch (ts to the nanosecond)"),
     ],
     "ticker": [
         ("ts", TS, "exchange time"),
@@ -57,6 +62,8 @@ CONTRACT: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("dollar_volume", pa.int64(), "dollar volume"),
         ("dollar_open_interest", pa.int64(), "dollar open interest"),
         ("sid", pa.int64(), "subscription id"),
+        ("market_id", pa.string(), "Kalshi market UUID, when the frame carried it"),
+        ("clock", pa.int64(), "Kalshi's global Clock counter (older tickers only)"),
     ],
     "orderbook": [
         ("ts", TS, "exchange time of the update"),
@@ -69,6 +76,8 @@ CONTRACT: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("level", pa.int32(), "snapshot: index of the level within its side; delta: NULL"),
         ("sid", pa.int64(), "subscription id"),
         ("seq", pa.int64(), "sequence number"),
+        ("market_id", pa.string(), "Kalshi market UUID, when the frame carried it"),
+        ("ts_ns", pa.int64(), "exchange time of the update, ns since the epoch (ts to the nanosecond)"),
     ],
     "lifecycle": [
         ("ts", TS, "exchange time of the event"),
@@ -140,7 +149,7 @@ class ColumnBuffer:
     def columns(self) -> dict[str, list[Any]]:
         if self.type == "orderbook":
             return _book_columns(self.records)
-        return {f.name: list(map(attrgetter(f.name), self.records)) for f in self.schema}
+        return {f.name: list(map(attrgetter(_ATTRS.get(f.name, f.name)), self.records)) for f in self.schema}
 
     def to_table(self) -> pa.Table:
         cols = self.columns()
@@ -152,7 +161,9 @@ class ColumnBuffer:
         self.rows = 0
 
 
-_BOOK = ("ts", "received_at", "ticker", "kind", "side", "price", "size", "level", "sid", "seq")
+_ATTRS = {"ts_ns": "ts"}
+"""Columns filled from a record attribute of another name."""
+_BOOK = ("ts", "received_at", "ticker", "kind", "side", "price", "size", "level", "sid", "seq", "market_id", "ts_ns")
 
 
 def _book_columns(records: list[OrderbookSnapshot | OrderbookDelta]) -> dict[str, list[Any]]:
@@ -160,13 +171,15 @@ def _book_columns(records: list[OrderbookSnapshot | OrderbookDelta]) -> dict[str
     add = rows.append
     for r in records:
         if isinstance(r, OrderbookDelta):
-            add((r.ts, r.received_at, r.ticker, "delta", r.side, r.price, r.delta, None, r.sid, r.seq))
+            add((r.ts, r.received_at, r.ticker, "delta", r.side, r.price, r.delta, None, r.sid, r.seq, r.market_id,
+                 r.ts))
         elif not r.yes and not r.no:
-            add((r.ts, r.received_at, r.ticker, "snapshot", None, None, None, None, r.sid, r.seq))
+            add((r.ts, r.received_at, r.ticker, "snapshot", None, None, None, None, r.sid, r.seq, r.market_id, r.ts))
         else:
             for side, levels in (("yes", r.yes), ("no", r.no)):
                 for i, (price, size) in enumerate(levels):
-                    add((r.ts, r.received_at, r.ticker, "snapshot", side, price, size, i, r.sid, r.seq))
+                    add((r.ts, r.received_at, r.ticker, "snapshot", side, price, size, i, r.sid, r.seq,
+                         r.market_id, r.ts))
     if not rows:
         return {name: [] for name in _BOOK}
     return {name: list(col) for name, col in zip(_BOOK, zip(*rows, strict=True), strict=True)}

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from ssmd.archiver import layout
 from ssmd.archiver import manifest as mf
+from ssmd.archiver.completeness import day_completeness
 from ssmd.archiver.raw import FileStats, read_raw
 from ssmd.catalog import duck
 from ssmd.config.model import Environment
@@ -38,6 +39,16 @@ ORDER = {
 }
 
 
+
+def _once(record_type: str, columns: set[str]) -> str:
+    """A trade archived live and again from REST (a heal or a backfill racing the feed) is
+    kept once, the live copy first."""
+    if record_type != "trade":
+        return ""
+    first = "coalesce(source, 'ws') = 'rest', received_at" if "source" in columns else "received_at"
+    return f"QUALIFY row_number() OVER (PARTITION BY ticker, trade_id ORDER BY {first}) = 1"
+
+
 class VerifyReport(msgspec.Struct, kw_only=True):
     date: str
     status: str
@@ -48,6 +59,8 @@ class VerifyReport(msgspec.Struct, kw_only=True):
     """Rows per record type."""
     gaps: int = 0
     quality_score: float = 1.0
+    completeness: str = "complete"
+    """complete | healed | degraded (``ssmd.archiver.completeness``)."""
     problems: list[str] = []
 
     @property
@@ -135,6 +148,7 @@ async def verify_day(env: Environment, backends: Any, date: str, *, now_ns: int 
         report.problems.append(f"{pending} records of {date} are still buffered (not yet written)")
     start, end = day_bounds(env.schedule, Date.fromisoformat(date))
     manifest.quality_score = mf.quality_score(manifest, _ns(start), _ns(end), now)
+    manifest.completeness = day_completeness(manifest.gaps)
     manifest.status = "incomplete" if report.problems else "complete"
     manifest.problems = list(report.problems)
     manifest.verified_at = manifest.updated_at = mf.rfc3339(now)
@@ -145,6 +159,7 @@ async def verify_day(env: Environment, backends: Any, date: str, *, now_ns: int 
     report.raw_bytes = manifest.byte_size
     report.gaps = len(manifest.gaps)
     report.quality_score = manifest.quality_score
+    report.completeness = manifest.completeness
     return report
 
 
@@ -158,9 +173,10 @@ async def compact_day(env: Environment, backends: Any, date: str) -> CompactRepo
         if not paths or paths == [target]:
             continue
         good = []
+        columns: set[str] = set()
         for path in paths:
             try:
-                await read_footer(storage, path)
+                columns.update((await read_footer(storage, path)).schema.names)
                 good.append(path)
             except DataError as exc:
                 report.skipped.append(str(exc))
@@ -172,7 +188,8 @@ async def compact_day(env: Environment, backends: Any, date: str) -> CompactRepo
             try:
                 urls = duck.path_list([storage.url(p) for p in good])
                 con.execute(
-                    f"COPY (SELECT DISTINCT * FROM read_parquet({urls}, hive_partitioning = false) "
+                    f"COPY (SELECT DISTINCT * FROM read_parquet({urls}, hive_partitioning = false, "
+                    f"union_by_name = true) {_once(record_type, columns)} "
                     f"ORDER BY {ORDER[record_type]}) TO {duck.sql_literal(str(out))} "
                     "(FORMAT parquet, COMPRESSION zstd)"  # ~123 k-row groups: one market reads few
                 )

@@ -55,6 +55,9 @@ class Manifest(msgspec.Struct, kw_only=True):
     """Rows written per record type (before compaction's de-duplication)."""
     verified_at: str | None = None
     problems: list[str] = []
+    completeness: str = "complete"
+    """complete (no gap) | healed (every gap healed) | degraded, set by ``verify_day``
+    (see ``ssmd.archiver.completeness``)."""
 
 
 _encoder = msgspec.json.Encoder()
@@ -84,15 +87,23 @@ def put_file(manifest: Manifest, stats: FileStats) -> None:
     summarize(manifest)
 
 
+def gap_key(gap: GapInfo) -> tuple[str, str, int, int | None]:
+    """Gaps are identified by kind, channel, start and sid; later versions add facts."""
+    return (gap.kind, gap.channel, gap.start_ns, gap.sid)
+
+
 def add_gap(manifest: Manifest, gap: GapInfo) -> bool:
-    """Record a gap once (gaps are identified by kind, channel, start and sid)."""
-    key = (gap.kind, gap.channel, gap.start_ns, gap.sid)
+    """Record a gap once; a later version of it adds its end or its healing, never takes
+    them away. True when the manifest changed."""
+    key = gap_key(gap)
     for i, g in enumerate(manifest.gaps):
-        if (g.kind, g.channel, g.start_ns, g.sid) == key:
-            if g.end_ns is None and gap.end_ns is not None:
-                manifest.gaps[i] = gap
-                return True
-            return False
+        if gap_key(g) == key:
+            merged = msgspec.structs.replace(gap, end_ns=gap.end_ns if gap.end_ns is not None else g.end_ns,
+                                             healed=gap.healed or g.healed)
+            if merged == g:
+                return False
+            manifest.gaps[i] = merged
+            return True
     manifest.gaps.append(gap)
     manifest.gaps.sort(key=lambda g: g.start_ns)
     return True

@@ -5,8 +5,9 @@
     cat.sql("SELECT ticker, count(*) FROM trades GROUP BY ALL").show()
     cat.trades("2026-07-19", "KXBTCD-26JUL2317-T118999.99")   # Arrow table
 
-May import: ssmd core modules, ssmd.archiver (layout, column contract), the middleware
-factory (to reach storage and the cache); never the gateway, connector or TUI.
+May import: ssmd core modules, ssmd.archiver (layout, column contract), ssmd.backfill.datasets
+(the history datasets' column contract), the middleware factory (to reach storage and the
+cache); never the gateway, connector or TUI.
 """
 
 from __future__ import annotations

@@ -19,11 +19,9 @@ import duckdb
 import pyarrow as pa
 
 from ssmd.archiver import layout
-from ssmd.archiver.columns import CONTRACT
 from ssmd.catalog import duck, index
 from ssmd.config.model import Environment
 from ssmd.errors import DataError, SsmdError
-from ssmd.records import RECORD_TYPES
 from ssmd.resources import sql_dir
 
 T = TypeVar("T")
@@ -64,7 +62,7 @@ def _duck_type(kind: pa.DataType) -> str:
 
 
 def empty_relation(record_type: str) -> str:
-    cols = ", ".join(f"CAST(NULL AS {_duck_type(k)}) AS {n}" for n, k, _ in CONTRACT[record_type])
+    cols = ", ".join(f"CAST(NULL AS {_duck_type(k)}) AS {n}" for n, k, _ in index.datasets()[record_type])
     return f"(SELECT {cols}, CAST(NULL AS DATE) AS date WHERE false)"
 
 
@@ -110,7 +108,8 @@ class Catalog:
         return counts
 
     def load_views(self) -> None:
-        sources = {t: self._source(t) for t in RECORD_TYPES}
+        sources = {t: self._source(t) for t in index.datasets()}
+        sources["coverage"] = self._coverage_source()
         for script in sorted(sql_dir().glob("*.sql")):
             text = script.read_text(encoding="utf-8")
             for record_type, source in sources.items():
@@ -124,6 +123,17 @@ class Catalog:
         except ImportError:
             return
         register_views(self.con, self.env, self.storage)
+
+    def _coverage_source(self) -> str:
+        self.con.execute(index.COVERAGE_DDL)
+        paths = [self.storage.url(p) for (p,) in self.con.execute(
+            "SELECT path FROM ssmd_coverage_files ORDER BY date").fetchall()]
+        if not paths:
+            return ("(SELECT CAST(NULL AS VARCHAR) AS date, CAST(NULL AS VARCHAR) AS ticker, "
+                    "CAST(NULL AS TIMESTAMPTZ) AS hour, CAST(NULL AS VARCHAR) AS status, "
+                    "CAST(NULL AS BIGINT) AS ws_trades, CAST(NULL AS BIGINT) AS rest_trades, "
+                    "CAST(NULL AS BIGINT) AS updates, CAST(NULL AS VARCHAR[]) AS gaps WHERE false)")
+        return f"read_parquet({duck.path_list(paths)})"
 
     def _source(self, record_type: str) -> str:
         rows = self.con.execute(
@@ -170,9 +180,12 @@ class Catalog:
             return f"(SELECT * EXCLUDE (date) FROM {empty_relation(record_type)})"
         if all(status == "ok" for _, status in rows):
             folder = self.storage.url(layout.partition_prefix(self.env, record_type, date))
-            return f"read_parquet({duck.sql_literal(folder + '/*.parquet')}, hive_partitioning = false)"
-        good = [self.storage.url(p) for p, status in rows if status == "ok"]
-        return f"read_parquet({duck.path_list(good)}, hive_partitioning = false)"
+            files = duck.sql_literal(folder + "/*.parquet")
+        else:
+            files = duck.path_list([self.storage.url(p) for p, status in rows if status == "ok"])
+        # every column of the contract, also for files written before a column was added
+        return (f"(SELECT * EXCLUDE (date) FROM {empty_relation(record_type)} UNION ALL BY NAME "
+                f"SELECT * FROM read_parquet({files}, hive_partitioning = false, union_by_name = true))")
 
     def _typed(self, view: str, date: str | None, symbol: str | None, start: str | None, end: str | None,
                order: str) -> pa.Table:

@@ -9,6 +9,7 @@ it and ``bad_files()`` names it; every other file and day stays queryable.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import msgspec
@@ -17,6 +18,16 @@ import pyarrow.parquet as pq
 from ssmd.archiver import layout
 from ssmd.archiver import manifest as mf
 from ssmd.config.model import Environment
+
+
+@functools.cache
+def datasets() -> dict[str, Any]:
+    """Every dataset type of the normalized archive and its column contract: the record types,
+    plus the REST history of ``ssmd data backfill`` (``candles``, ``settlements``)."""
+    from ssmd.archiver.columns import CONTRACT as RECORD_CONTRACT
+    from ssmd.backfill.datasets import CONTRACT as HISTORY_CONTRACT
+
+    return {**RECORD_CONTRACT, **HISTORY_CONTRACT}
 
 FILES_DDL = """
 CREATE TABLE IF NOT EXISTS ssmd_files (
@@ -30,6 +41,8 @@ CREATE TABLE IF NOT EXISTS ssmd_days (
     raw_bytes BIGINT, raw_records BIGINT, quality_score DOUBLE, gap_count INTEGER,
     first_timestamp VARCHAR, last_timestamp VARCHAR, counts JSON, normalized JSON, gaps JSON)
 """
+COVERAGE_DDL = "CREATE TABLE IF NOT EXISTS ssmd_coverage_files (path VARCHAR PRIMARY KEY, date DATE)"
+COVERAGE_NAME = "coverage.parquet"
 
 
 class FileRow(msgspec.Struct, array_like=True):
@@ -119,13 +132,18 @@ async def _refresh_days(con: Any, env: Environment, storage: Any) -> int:
     prefix = f"{env.storage.buckets.raw}/{env.name}/{env.feed}/"
     known = {str(d): (s, m) for d, s, m in con.execute("SELECT date, size, modified FROM ssmd_days").fetchall()}
     changed = 0
+    con.execute(COVERAGE_DDL)
+    con.execute("DELETE FROM ssmd_coverage_files")
     for info in await storage.list(prefix):
-        if not info.path.endswith("/manifest.json"):
-            continue
         parts = info.path[len(prefix):].split("/")
         if len(parts) != 4:
             continue
         date = "-".join(parts[:3])
+        if parts[3] == COVERAGE_NAME:
+            con.execute("INSERT OR REPLACE INTO ssmd_coverage_files VALUES (?, ?)", [info.path, date])
+            continue
+        if parts[3] != "manifest.json":
+            continue
         if known.get(date) == (info.size, info.modified):
             continue
         try:

@@ -66,15 +66,16 @@ def _records(catalog: Any, record_type: str, q: ReplayQuery) -> Iterator[tuple[i
         return
     sql = RECORD_SQL[record_type].format(source=source, where=where)
     if record_type == "trade":
-        for ts, rec, tk, tid, px, sz, side, sid, seq, blk in _rows(catalog, sql, params):
+        for ts, rec, tk, tid, px, sz, side, sid, seq, blk, src, derived in _rows(catalog, sql, params):
             yield ts, rec, Trade(ts=ts, received_at=rec, ticker=tk, trade_id=tid, price=px, size=sz, side=side,
-                                 sid=sid, seq=seq, is_block_trade=bool(blk))
+                                 sid=sid, seq=seq, is_block_trade=bool(blk), source=src, trade_id_derived=derived)
     elif record_type == "ticker":
         for row in _rows(catalog, sql, params):
             yield row[0], row[1], Ticker(ts=row[0], received_at=row[1], ticker=row[2], price=row[3], yes_bid=row[4],
                                          yes_ask=row[5], yes_bid_size=row[6], yes_ask_size=row[7],
                                          last_trade_size=row[8], volume=row[9], open_interest=row[10],
-                                         dollar_volume=row[11], dollar_open_interest=row[12], sid=row[13])
+                                         dollar_volume=row[11], dollar_open_interest=row[12], sid=row[13],
+                                         market_id=row[14], clock=row[15])
     else:
         for row in _rows(catalog, sql, params):
             yield row[0], row[1], Lifecycle(
@@ -93,10 +94,10 @@ def _orderbook_records(catalog: Any, source: str, where: str,
         yes = tuple((r[5], r[6]) for r in pending if r[4] == "yes")
         no = tuple((r[5], r[6]) for r in pending if r[4] == "no")
         return first[0], first[1], OrderbookSnapshot(ts=first[0], received_at=first[1], ticker=first[2], yes=yes,
-                                                     no=no, sid=first[7], seq=first[8])
+                                                     no=no, sid=first[7], seq=first[8], market_id=first[9])
 
     for row in _rows(catalog, ORDERBOOK_SQL.format(source=source, where=where), params):
-        ts, rec, tk, kind, side, px, sz, sid, seq = row
+        ts, rec, tk, kind, side, px, sz, sid, seq, market_id = row
         if pending and (kind != "snapshot" or (tk, sid, seq, ts) != (pending[0][2], pending[0][7], pending[0][8],
                                                                       pending[0][0])):
             yield snapshot()
@@ -105,7 +106,7 @@ def _orderbook_records(catalog: Any, source: str, where: str,
             pending.append(row)
         else:
             yield ts, rec, OrderbookDelta(ts=ts, received_at=rec, ticker=tk, side=side, price=px, delta=sz, sid=sid,
-                                          seq=seq)
+                                          seq=seq, market_id=market_id)
     if pending:
         yield snapshot()
 

@@ -7,10 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from ssmd.archiver.completeness import day_completeness
 from ssmd.catalog import duck
 from ssmd.catalog.catalog import Catalog
 from ssmd.catalog.sqlgen import VIEWS, where_clause
 from ssmd.errors import SsmdError
+from ssmd.status import GapInfo
 
 
 def rows(catalog: Catalog, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -53,7 +57,7 @@ def gaps(catalog: Catalog, date: str) -> list[dict[str, Any]]:
 
 def quality(catalog: Catalog, date: str) -> dict[str, Any]:
     """Coverage per market, gaps, exchange-vs-receive skew and message counts by type."""
-    day = rows(catalog, "SELECT status, quality_score, raw_records, gap_count, counts FROM ssmd_days "
+    day = rows(catalog, "SELECT status, quality_score, raw_records, gap_count, counts, gaps FROM ssmd_days "
                         "WHERE date = CAST(? AS DATE)", [date])
     parts = []
     for t, v in VIEWS.items():
@@ -76,9 +80,12 @@ def quality(catalog: Catalog, date: str) -> dict[str, Any]:
                count(DISTINCT date_trunc('minute', ts)) AS minutes_with_data
         FROM ({union}) GROUP BY ticker ORDER BY messages DESC, ticker""", params)
     info = day[0] if day else {}
+    coverage = rows(catalog, "SELECT status, count(*) AS n FROM coverage WHERE date = ? GROUP BY ALL", [date])
     return {
         "date": date,
         "status": info.get("status", "no manifest"),
+        "completeness": day_completeness(_gaps(info.get("gaps"))) if day else None,
+        "coverage": {r["status"]: r["n"] for r in coverage},
         "quality_score": info.get("quality_score"),
         "raw_frames": info.get("raw_records", 0),
         "raw_counts": info.get("counts") or "{}",
@@ -87,6 +94,10 @@ def quality(catalog: Catalog, date: str) -> dict[str, Any]:
         "skew": skew,
         "markets": markets,
     }
+
+
+def _gaps(text: str | None) -> list[GapInfo]:
+    return msgspec.json.decode(text or "[]", type=list[GapInfo])
 
 
 def export_sql(source: str, record_type: str, symbols: list[str] | None, fmt: str,

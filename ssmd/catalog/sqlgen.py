@@ -41,19 +41,25 @@ def _c(col: str) -> str:
     return f"CAST({col} * 100 AS BIGINT)"
 
 
+def _exact_ts() -> str:
+    """The exchange time in ns: ``ts_ns`` where the row has it (exact), else ``ts`` (µs)."""
+    return "coalesce(ts_ns, epoch_ns(ts))"
+
+
 def _ns(col: str) -> str:
     return f"epoch_ns({col})"
 
 
 RECORD_SQL = {
     "trade": (
-        f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, trade_id, {_p('price')}, {_c('size')}, side, sid, seq, "
-        "is_block_trade FROM {source} {where} ORDER BY ts, received_at, seq"
+        f"SELECT {_exact_ts()}, epoch_ns(received_at), ticker, trade_id, {_p('price')}, {_c('size')}, side, sid, "
+        "seq, is_block_trade, coalesce(source, 'ws'), coalesce(trade_id_derived, false) "
+        "FROM {source} {where} ORDER BY ts, received_at, seq"
     ),
     "ticker": (
         f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, {_p('price')}, {_p('yes_bid')}, {_p('yes_ask')}, "
         f"{_c('yes_bid_size')}, {_c('yes_ask_size')}, {_c('last_trade_size')}, {_c('volume')}, "
-        f"{_c('open_interest')}, dollar_volume, dollar_open_interest, sid "
+        f"{_c('open_interest')}, dollar_volume, dollar_open_interest, sid, market_id, clock "
         "FROM {source} {where} ORDER BY ts, received_at"
     ),
     "lifecycle": (
@@ -63,8 +69,8 @@ RECORD_SQL = {
     ),
 }
 ORDERBOOK_SQL = (
-    f"SELECT epoch_ns(ts), epoch_ns(received_at), ticker, kind, side, {_p('price')}, {_c('size')}, sid, seq "
-    "FROM {source} {where} ORDER BY ts, received_at, ticker, seq, kind DESC, side DESC, level"
+    f"SELECT {_exact_ts()}, epoch_ns(received_at), ticker, kind, side, {_p('price')}, {_c('size')}, sid, seq, "
+    "market_id FROM {source} {where} ORDER BY ts, received_at, ticker, seq, kind DESC, side DESC, level"
 )
 
 

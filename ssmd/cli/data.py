@@ -18,6 +18,8 @@ from ssmd.errors import SsmdError
 app = App(name="data", help="Archived data: replay, export, inventory, gaps, quality.")
 DEFAULT_ENV = "kalshi-local"
 _TYPES = ("trade", "ticker", "orderbook", "lifecycle")
+app.command("ssmd.cli.coverage:coverage", name="coverage")
+app.command("ssmd.cli.backfill:backfill", name="backfill")
 
 
 def _catalog(env: str) -> Any:
@@ -284,8 +286,11 @@ def quality(*, date: str, env: str = DEFAULT_ENV, json: bool = False) -> None:
         emit_json(result)
         return
     score = result["quality_score"]
-    print(f"date {result['date']}  status {result['status']}  quality "
+    print(f"date {result['date']}  status {result['status']}  completeness {result['completeness'] or '-'}  quality "
           f"{'-' if score is None else f'{score:.4f}'}  gaps {result['gaps']}  raw frames {result['raw_frames']}")
+    if result["coverage"]:
+        print("market-hours: " + ", ".join(f"{k} {v}" for k, v in sorted(result["coverage"].items()))
+              + "  (ssmd data coverage for the hour strip)")
     print("messages: " + ", ".join(f"{k} {v}" for k, v in result["messages"].items()))
     print("\nskew (receive - exchange time):")
     table(("type", "p50 s", "p99 s", "max s"),

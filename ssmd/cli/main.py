@@ -15,9 +15,8 @@ app = App(
     version=__version__,
 )
 app.command("ssmd.cli.up:up", name="up", help="Run the whole pipeline in one process (default: kalshi-local).")
-app.command(
-    "ssmd.cli.up:run", name="run", help="Run one component per process (connector, archiver, gateway, secmaster)."
-)
+app.command("ssmd.cli.up:run", name="run",
+            help="Run one component per process (connector, archiver, gateway, secmaster, healer).")
 app.command("ssmd.cli.env:app", name="env", help="Create, validate, apply, list, show and tear down environments.")
 app.command("ssmd.cli.secmaster:app", name="secmaster", help="Market metadata: sync, list, show, search, export.")
 app.command("ssmd.cli.day:app", name="day", help="Trading-day lifecycle: start, end, roll, status, history, recover.")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from ssmd.errors import SsmdError
 
-Component = Literal["connector", "archiver", "gateway", "secmaster"]
+Component = Literal["connector", "archiver", "gateway", "secmaster", "healer"]
 
 
 def up(env: str = "kalshi-local", *, duration: float | None = None, tui: bool = False,

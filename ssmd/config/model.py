@@ -158,6 +158,12 @@ class SimulatorConfig(_Strict):
     """Data messages per second across all markets."""
     require_auth: bool = False
     """Verify request signatures (needs a key with ``api_key`` and a public key)."""
+    history_hours: float = 0.0
+    """Hours of simulated past (settled markets and trades) before start; 0 = none."""
+    live_window_hours: float = 2160.0
+    """The historical cutoff is this long before start (older data: ``/historical`` only)."""
+    history_trades: int = 20_000
+    """About how many trades the simulated past holds."""
 
 
 class Endpoints(_Strict):
@@ -181,6 +187,22 @@ class SecmasterConfig(_Strict):
     """Incremental sync interval while the day is active."""
     requests_per_second: float = 20.0
     """Client-side pacing of REST reads."""
+
+
+class HealerConfig(_Strict):
+    enabled: bool = True
+    """Fill trade gaps (outages, seq holes, refused subscriptions) from REST after they close."""
+    settle_seconds: float | None = None
+    """Wait this long after a gap closes before healing it, so the live trades around it are
+    archived first (default: the archiver's flush interval + 2 s)."""
+    lookback_seconds: float = 30.0
+    """A seq hole has no start time of its own: fetch this far back from where it was seen."""
+    margin_seconds: float = 2.0
+    """Widen every gap's window by this much on both sides."""
+    requests_per_second: float = 10.0
+    """Client-side pacing of the healer's REST reads (shares Kalshi's limit with the secmaster)."""
+    attempts: int = 5
+    """Heal attempts per gap before it is recorded as failed."""
 
 
 class OrchestratorConfig(_Strict):
@@ -211,6 +233,7 @@ class Environment(_Strict):
     endpoints: Endpoints = msgspec.field(default_factory=Endpoints)
     archiver: ArchiverConfig = msgspec.field(default_factory=ArchiverConfig)
     secmaster: SecmasterConfig = msgspec.field(default_factory=SecmasterConfig)
+    healer: HealerConfig = msgspec.field(default_factory=HealerConfig)
     orchestrator: OrchestratorConfig = msgspec.field(default_factory=OrchestratorConfig)
 
     @property

@@ -53,6 +53,7 @@ class Connection:
         """Set while connected with every planned subscription answered."""
         self.session: Session | None = None
         self._ws: TimedConnection | None = None
+        self._tg: asyncio.TaskGroup | None = None
         self._stale_cause = ""
         self._gauge = metrics.CONNECTOR_CONNECTED.labels(owner.feed, str(index))
 
@@ -119,6 +120,7 @@ class Connection:
         cause = "stopped"
         try:
             async with asyncio.TaskGroup() as tg:
+                self._tg = tg
                 tg.create_task(self._publish(buffer, pipeline, session))
                 helpers = [tg.create_task(self._watch(ws)), tg.create_task(self._close_on_stop(ws))]
                 try:
@@ -132,7 +134,7 @@ class Connection:
             self.last_alive_ns = max(self.last_frame_ns or 0, owner.clock.now_ns() - int(idle * 1e9))
             self.live.clear()
             self._gauge.set(0)
-            self.session, self._ws = None, None
+            self.session, self._ws, self._tg = None, None, None
         log.info("disconnected", connection=self.index, conn=self.conn_id, cause=cause, frames=pipeline.frames)
         return cause, session.ready
 
@@ -164,7 +166,7 @@ class Connection:
         limit = self.owner.settings.batch_size
         while batch := await take(limit):
             await pipeline.process(batch)
-            if session.outbox or session.events:
+            if session.outbox or session.events or session.rest_books:
                 await self._after_batch(session)
 
     async def _after_batch(self, session: Session) -> None:
@@ -178,12 +180,31 @@ class Connection:
                     await gaps.start(event[1], event[2])
                 else:
                     await gaps.end(event[1], event[2])
+        while session.rest_books and self._tg is not None:
+            sid, markets, reason = session.rest_books.pop(0)
+            self._tg.create_task(self._rest_books(session, sid, markets, reason))
         if session.ready and not self.live.is_set():
             self.state = "live"
             self.live.set()
             log.info("subscribed", connection=self.index, subscriptions=len(session.key_sid),
                      refused=len(session.refused))
         await self._flush(session)
+
+    async def _rest_books(self, session: Session, sid: int, markets: tuple[str, ...], reason: str) -> None:
+        """The fallback of a refused resnapshot: each book from REST; if REST fails too,
+        the subscription starts over."""
+        books = self.owner.rest_books
+        for ticker in markets:
+            try:
+                await books.publish(ticker, self.conn_id)
+            except Exception as exc:
+                log.warning("order book not read from REST; resubscribing", ticker=ticker,
+                            error=f"{type(exc).__name__}: {exc}")
+                session.rest_books_failed(sid, f"{reason}; REST: {type(exc).__name__}: {exc}",
+                                          self.owner.clock.now_ns())
+                await self._after_batch(session)
+                return
+            session.rest_book_done(sid, ticker)
 
     async def _flush(self, session: Session) -> None:
         ws = self._ws

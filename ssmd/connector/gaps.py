@@ -17,15 +17,12 @@ import msgspec
 from ssmd import metrics
 from ssmd.log import get_logger
 from ssmd.status import GapInfo
+from ssmd.subjects import gaps_subject
 
 log = get_logger("connector")
 _encode = msgspec.json.encode
 
 Publish = Callable[[str, bytes], Awaitable[None]]
-
-
-def gaps_subject(env: str, feed: str) -> str:
-    return f"{env}.{feed}.gaps"
 
 
 class GapLog:

@@ -13,6 +13,7 @@ from ssmd.config.model import Environment, MarketSelector
 from ssmd.connector.connection import Connection
 from ssmd.connector.endpoints import Credentials, feed_stale_after, load_credentials, ws_endpoint
 from ssmd.connector.gaps import GapLog
+from ssmd.connector.restbooks import RestBooks
 from ssmd.connector.settings import ConnectorSettings
 from ssmd.connector.stats import Stats
 from ssmd.errors import SsmdError
@@ -63,6 +64,8 @@ class Connector:
             self.planner.add(markets)
         self.stats = Stats(self.feed)
         self.gaps = GapLog(env.name, self.feed, self._publish_gap, self.settings.recent_gaps)
+        self.rest_books = RestBooks(env, self.transport, clock)
+        """Order books from REST when a WebSocket resnapshot is refused."""
         self.connections: list[Connection] = []
         self.credentials = credentials
         self.url = ws_url or ""
@@ -100,6 +103,7 @@ class Connector:
             self._state = "stopped"
             raise
         finally:
+            await self.rest_books.close()
             self._done.set()
 
     async def _run_connections(self) -> None:

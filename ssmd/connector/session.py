@@ -48,6 +48,8 @@ class Session:
         self.events: list[GapEvent] = []
         self.refused: list[str] = []
         """Reasons of refused subscribe commands (for the operator)."""
+        self.rest_books: list[tuple[int, tuple[str, ...], str]] = []
+        """(sid, markets, reason): books to read from REST because a WS resnapshot failed."""
 
     # --- subscribing -------------------------------------------------------------------
 
@@ -157,12 +159,23 @@ class Session:
         if msg.code in TERMINAL_ERRORS and msg.sid is not None:
             self._resubscribe(msg.sid, reason, now_ns)
         elif command is not None and command.params and command.params.get("action") == "get_snapshot":
-            # no fresh snapshot is coming: start the subscription over instead (its books with it)
+            # no fresh snapshot is coming over the WebSocket: read the books from REST instead
             sid = command.params["sids"][0]
             if sid in self.sid_key:
-                self.outbox.append(self.commands.unsubscribe([sid]).text())
-                self._resubscribe(sid, f"get_snapshot refused: {reason}", now_ns)
+                markets = tuple(command.params.get("market_tickers") or ())
+                self.rest_books.append((sid, markets, f"get_snapshot refused: {reason}"))
         return reason
+
+    def rest_book_done(self, sid: int, ticker: str) -> None:
+        """A REST snapshot of ``ticker`` was published: its deltas count again."""
+        if self.resync.get(ticker) == sid:
+            del self.resync[ticker]
+
+    def rest_books_failed(self, sid: int, reason: str, now_ns: int) -> None:
+        """REST could not give the books either: start the subscription over (its books with it)."""
+        if sid in self.sid_key:
+            self.outbox.append(self.commands.unsubscribe([sid]).text())
+            self._resubscribe(sid, reason, now_ns)
 
     def _resubscribe(self, sid: int, reason: str, now_ns: int) -> None:
         key = self.sid_key.pop(sid, None)
@@ -197,4 +210,6 @@ class Session:
                     self.resync[ticker] = gap.sid
                 info.markets = list(markets)
                 info.cause = "seq gap: snapshot requested"
+        elif key is not None:
+            info.markets = list(self.planner.slot_markets(key) or ())  # [] = every market
         self.events.append(("record", info))

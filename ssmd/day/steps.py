@@ -165,7 +165,8 @@ async def verify_archive(ctx: DayContext) -> str:
     report = await verify_day(ctx.env, ctx.backends, ctx.date)
     records = sum(report.normalized.values())
     ctx.stats.update(raw_records=report.raw_records, raw_bytes=report.raw_bytes, records=dict(report.normalized),
-                     gaps=report.gaps, quality=report.quality_score, archive=report.status)
+                     gaps=report.gaps, quality=report.quality_score, archive=report.status,
+                     completeness=report.completeness)
     if report.problems:
         ctx.stats["problems"] = list(report.problems)
     detail = (f"{report.raw_records:,} raw frames, {records:,} records, {report.gaps} gaps, "
@@ -187,7 +188,15 @@ async def compact(ctx: DayContext) -> str:
     detail = f"{files} files → {len(report.types)} ({rows:,} rows)"
     if report.skipped:
         detail += f"; left in place: {', '.join(report.skipped)}"
-    return detail
+    from ssmd.catalog.coverage import certify
+    from ssmd.errors import NotFoundError
+
+    try:
+        coverage = await certify(ctx.env, ctx.backends, ctx.date)
+    except NotFoundError:
+        return detail  # nothing was recorded that day
+    ctx.stats.update(completeness=coverage.completeness, coverage=coverage.counts())
+    return f"{detail}; coverage {coverage.completeness}"
 
 
 START_STEPS: list[tuple[str, Step]] = [

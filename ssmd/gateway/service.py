@@ -32,7 +32,7 @@ from ssmd.gateway.router import Router
 from ssmd.gateway.session import Session
 from ssmd.gateway.state import LiveState
 from ssmd.log import get_logger
-from ssmd.records import RECORD_TYPES
+from ssmd.records import RECORD_TYPES, Trade
 from ssmd.status import ClientInfo, ComponentState, ComponentStatus
 from ssmd.subjects import cache_key
 
@@ -187,6 +187,8 @@ class Gateway:
                 self._errors += 1
                 self._last_error = f"{msg.subject}: cannot decode ({type(exc).__name__})"
                 continue
+            if type(record) is Trade and record.source == "rest":
+                continue  # a trade healed from REST is history for the archive, not news for clients
             counts[record_type] += 1
             router.publish(state.apply(record), clock.monotonic())
 

@@ -11,23 +11,28 @@ Units (the record contracts, see ``ssmd.records``):
   contracts x 100;
 * ``dollar_volume`` / ``dollar_open_interest``: whole dollars, as Kalshi sends them;
 * ``ts``: exchange time in ns from ``ts_ms`` (else deprecated ``ts`` seconds / ``time`` /
-  RFC 3339), else the receive time; lifecycle messages carry no exchange time, so their
-  ``ts`` is the receive time and their own times stay Unix seconds (``open_ts``, ...).
+  RFC 3339, read to the nanosecond), else the receive time; lifecycle messages carry no
+  exchange time, so their ``ts`` is the receive time and their own times stay Unix seconds
+  (``open_ts``, ...).
 * trade ``side``: the taker's outcome side (``taker_outcome_side``, else ``taker_side``,
   else ``taker_book_side`` bid=yes / ask=no).
 * order book: both sides are bids in their own outcome's price, levels sorted by price
   ascending; ``delta`` is the signed size change.
 * ``""`` in a dollar or count string means "no value" (``None``).
+* ``market_id`` (ticker, snapshot, delta) and the older ticker ``Clock`` are kept when sent.
+* a trade without ``trade_id`` (legacy frames) gets one derived from its content
+  (``derived_trade_id``) and ``trade_id_derived=True``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from ssmd.clock import rfc3339_ns
 from ssmd.fixed import PRICE_SCALE, FixedPointError, parse_count, parse_price
 from ssmd.kalshi import wire
 from ssmd.records import Lifecycle, OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
@@ -53,7 +58,6 @@ _CACHE_MAX = 200_000
 """Parsed prices and counts are memoized (prices take at most ~10k distinct values;
 counts repeat a lot); the count cache starts over when full. Keys are the wire strings,
 looked up as they come (``None`` when absent, never stored)."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SIDES: dict[str | None, str] = {"yes": "yes", "no": "no", "bid": "yes", "ask": "no"}
 _encode = msgspec.json.encode
 
@@ -113,13 +117,9 @@ def _opt_count(text: str | None, whole: int | None, field: str) -> int | None:
 
 def _rfc3339_ns(text: str, field: str) -> int:
     try:
-        dt = datetime.fromisoformat(text)
+        return rfc3339_ns(text)
     except ValueError:
         raise _Bad("bad_value", f"{field}: not an RFC 3339 time: {text!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
 def _ts(ts_ms: int | None, ts: int | str | None, received_at: int, time: str | None = None) -> int:
@@ -171,6 +171,8 @@ def _ticker(msg: wire.Ticker, received_at: int) -> list[Record]:
         dollar_volume=m.dollar_volume,
         dollar_open_interest=m.dollar_open_interest,
         sid=msg.sid or 0,
+        market_id=m.market_id or None,
+        clock=m.clock,
     )]
 
 
@@ -191,20 +193,31 @@ def _trade(msg: wire.Trade, received_at: int) -> list[Record]:
     side = _SIDES.get(m.taker_outcome_side or m.taker_side or m.taker_book_side or m.side or "")
     if side is None:
         raise _Bad("missing_field", "trade: no taker side (taker_outcome_side/taker_side/taker_book_side)")
-    if not m.trade_id:
-        raise _Bad("missing_field", "trade: no trade_id")
+    ts = m.ts_ms * 1_000_000 if m.ts_ms is not None else _ts(None, m.ts, received_at)
+    sid, seq = msg.sid or 0, msg.seq or 0
+    trade_id = m.trade_id or derived_trade_id(m.market_ticker, ts, price, size, side, sid, seq)
     return [Trade(
-        ts=m.ts_ms * 1_000_000 if m.ts_ms is not None else _ts(None, m.ts, received_at),
+        ts=ts,
         received_at=received_at,
         ticker=m.market_ticker,
-        trade_id=m.trade_id,
+        trade_id=trade_id,
         price=price,
         size=size,
         side=side,  # type: ignore[arg-type]
-        sid=msg.sid or 0,
-        seq=msg.seq or 0,
+        sid=sid,
+        seq=seq,
         is_block_trade=bool(m.is_block_trade),
+        trade_id_derived=not m.trade_id,
     )]
+
+
+def derived_trade_id(ticker: str, ts: int, price: int, size: int, side: str, sid: int, seq: int) -> str:
+    """The id of a trade whose frame has none: ``derived-`` and 32 hex digits of a BLAKE2b
+    hash of its normalized content (ticker, exchange time in ns, price, size, taker side) and
+    its place in the stream (sid, seq), which tells apart equal trades in the same second.
+    The same frame always gives the same id (replays and re-normalizations agree)."""
+    key = f"{ticker}\x1f{ts}\x1f{price}\x1f{size}\x1f{side}\x1f{sid}\x1f{seq}".encode()
+    return "derived-" + hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
 def _levels(
@@ -233,6 +246,7 @@ def _snapshot(msg: wire.OrderbookSnapshot, received_at: int) -> list[Record]:
         no=_levels(m.no_dollars_fp, m.no_dollars, m.no, "no_dollars_fp"),
         sid=msg.sid or 0,
         seq=msg.seq or 0,
+        market_id=m.market_id or None,
     )]
 
 
@@ -251,6 +265,7 @@ def _delta(msg: wire.OrderbookDelta, received_at: int) -> list[Record]:
         delta=delta,
         sid=msg.sid or 0,
         seq=msg.seq or 0,
+        market_id=m.market_id or None,
     )]
 
 

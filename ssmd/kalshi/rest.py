@@ -1,8 +1,10 @@
-"""Kalshi REST v2 for the security master: wire Structs and a paced, retrying client.
+"""Kalshi REST v2 for the security master: a paced, retrying client.
 
-The Structs mirror the REST JSON (reference §4.6/4.7) and are tolerant: unknown fields
-are ignored and everything but the identifiers is optional. Market-data GETs are public,
-so no request is signed.
+The wire Structs and their tolerant decoding live in ``ssmd.kalshi.rest_wire``: a market,
+event or series with an odd field is kept (the field coerced or defaulted), one that cannot
+be kept is left out, and the client logs each case and counts it in
+``ssmd_secmaster_field_coercions_total`` / ``ssmd_secmaster_objects_skipped_total``.
+Market-data GETs are public, so no request is signed.
 
 Pacing is client-side (a token bucket at ``requests_per_second``); a 429, which Kalshi
 sends without ``Retry-After``, is retried after an exponential backoff with jitter. Every
@@ -19,112 +21,36 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 
+from ssmd import metrics
 from ssmd.errors import NotFoundError, TransportError
+from ssmd.kalshi.marketdata import MarketDataMixin
 from ssmd.kalshi.pacing import TokenBucket
+from ssmd.kalshi.rest_wire import (
+    Decoded,
+    Event,
+    Market,
+    PriceRange,
+    Series,
+    _EventOne,
+    _EventsPage,
+    _MarketOne,
+    _MarketsPage,
+    _SeriesOne,
+    _SeriesPage,
+)
+from ssmd.kalshi.rest_wire import decode as decode_body
+from ssmd.log import get_logger
 from ssmd.retry import backoff
 
 MARKETS_PAGE_MAX = 1000
 EVENTS_PAGE_MAX = 200
-
-
-class PriceRange(msgspec.Struct, kw_only=True):
-    start: str = ""
-    end: str = ""
-    step: str = ""
-
-
-class Market(msgspec.Struct, kw_only=True):
-    ticker: str
-    event_ticker: str
-    market_type: str = "binary"
-    title: str = ""
-    subtitle: str = ""
-    yes_sub_title: str = ""
-    no_sub_title: str = ""
-    created_time: str | None = None
-    updated_time: str | None = None
-    open_time: str | None = None
-    close_time: str | None = None
-    expected_expiration_time: str | None = None
-    latest_expiration_time: str | None = None
-    expiration_time: str | None = None
-    settlement_timer_seconds: int | None = None
-    status: str = ""
-    result: str = ""
-    can_close_early: bool = False
-    early_close_condition: str | None = None
-    last_price_dollars: str | None = None
-    volume_fp: str | None = None
-    open_interest_fp: str | None = None
-    notional_value_dollars: str | None = None
-    settlement_value_dollars: str | None = None
-    settlement_ts: str | None = None
-    expiration_value: str | None = None
-    strike_type: str | None = None
-    floor_strike: float | None = None
-    cap_strike: float | None = None
-    functional_strike: str | None = None
-    custom_strike: dict[str, Any] | None = None
-    rules_primary: str = ""
-    rules_secondary: str = ""
-    price_level_structure: str | None = None
-    price_ranges: list[PriceRange] | None = None
-    is_provisional: bool | None = None
-    mve_collection_ticker: str | None = None
-    exchange_index: int | None = None
-
-
-class Event(msgspec.Struct, kw_only=True):
-    event_ticker: str
-    series_ticker: str = ""
-    title: str = ""
-    sub_title: str = ""
-    category: str | None = None
-    """Deprecated upstream; the series' category wins."""
-    collateral_return_type: str | None = None
-    mutually_exclusive: bool | None = None
-    strike_date: str | None = None
-    strike_period: str | None = None
-
-
-class Series(msgspec.Struct, kw_only=True):
-    ticker: str
-    title: str = ""
-    category: str = ""
-    categories: list[str] | None = None
-    frequency: str = ""
-    tags: list[str] | None = None
-
-
-class _MarketsPage(msgspec.Struct):
-    markets: list[Market] | None = None
-    cursor: str | None = None
-
-
-class _MarketOne(msgspec.Struct):
-    market: Market
-
-
-class _EventOne(msgspec.Struct):
-    event: Event
-
-
-class _SeriesOne(msgspec.Struct):
-    series: Series
-
-
-class _EventsPage(msgspec.Struct):
-    events: list[Event] | None = None
-    cursor: str | None = None
-
-
-class _SeriesPage(msgspec.Struct):
-    series: list[Series] | None = None
-    cursor: str | None = None
+LOGGED_PER_RESPONSE = 20
+"""Odd fields logged one by one per response; the rest are summed up in one line."""
+log = get_logger("kalshi.rest")
 
 
 P = TypeVar("P")
-__all__ = ["Event", "KalshiRest", "Market", "RestStats", "Series", "TokenBucket"]
+__all__ = ["Event", "KalshiRest", "Market", "PriceRange", "RestStats", "Series", "TokenBucket"]
 
 
 class RestStats(msgspec.Struct, kw_only=True):
@@ -135,14 +61,19 @@ class RestStats(msgspec.Struct, kw_only=True):
     """Time spent waiting on the client-side bucket."""
     backoff_seconds: float = 0.0
     """Time spent backing off after 429s and transient failures."""
+    coercions: int = 0
+    """Fields of markets, events or series that did not fit their type (coerced or defaulted)."""
+    skipped: int = 0
+    """Markets, events or series left out because they could not be kept (no ticker)."""
 
     @property
     def waited_seconds(self) -> float:
         return self.pacing_seconds + self.backoff_seconds
 
 
-class KalshiRest:
-    """Async client of the REST endpoints the security master reads."""
+class KalshiRest(MarketDataMixin):
+    """Async client of the REST endpoints the security master reads, plus market data and
+    history (trades, books, candles, cutoff, exchange status: ``ssmd.kalshi.marketdata``)."""
 
     def __init__(
         self,
@@ -208,9 +139,12 @@ class KalshiRest:
                 status, body, hint = 0, b"", None
             if status == 200:
                 try:
-                    return decoder.decode(body)
+                    decoded = decode_body(body, kind, decoder)
                 except msgspec.DecodeError as exc:
                     raise TransportError(f"GET {path}: unexpected response body: {exc}", retryable=False) from None
+                if decoded.repairs or decoded.unkept:
+                    self._report(path, decoded)
+                return decoded.value
             if status == 404:
                 raise NotFoundError(f"GET {path}: 404 not found")
             if status:
@@ -225,6 +159,24 @@ class KalshiRest:
             self.stats.backoff_seconds += wait
             await asyncio.sleep(wait)
         raise TransportError(f"{failure} (gave up after {self._attempts} attempts)")
+
+    def _report(self, path: str, decoded: Decoded[Any]) -> None:
+        """Log and count the odd fields and the objects left out of one response."""
+        for n, repair in enumerate(decoded.repairs):
+            metrics.SECMASTER_FIELD_COERCIONS.labels(repair.kind, repair.field).inc()
+            if n < LOGGED_PER_RESPONSE:
+                log.warning(f"REST {repair.kind} field {repair.field} did not fit its type; {repair.action}",
+                            path=path, ticker=repair.key, field=repair.field, value_type=repair.value_type,
+                            action=repair.action)
+        if len(decoded.repairs) > LOGGED_PER_RESPONSE:
+            log.warning("more REST fields did not fit their types", path=path,
+                        more=len(decoded.repairs) - LOGGED_PER_RESPONSE)
+        for unkept in decoded.unkept:
+            metrics.SECMASTER_OBJECTS_SKIPPED.labels(unkept.kind).inc()
+            log.error(f"REST {unkept.kind} skipped: {unkept.reason}", path=path, ticker=unkept.key,
+                      reason=unkept.reason)
+        self.stats.coercions += len(decoded.repairs)
+        self.stats.skipped += len(decoded.unkept)
 
     async def _paged(
         self, path: str, params: dict[str, Any], kind: type[P], items: Callable[[P], list[Any] | None],

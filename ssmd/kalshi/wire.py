@@ -57,6 +57,8 @@ class TickerMsg(msgspec.Struct, kw_only=True):
     """Deprecated: Unix seconds."""
     time: str | None = None
     """Deprecated: RFC 3339."""
+    clock: int | None = msgspec.field(default=None, name="Clock")
+    """Kalshi's global ``Clock`` counter (older tickers only)."""
     # legacy integer fields (removed from the wire 2026-03)
     price: int | None = None
     yes_bid: int | None = None
@@ -125,7 +127,7 @@ class DeltaMsg(msgspec.Struct, kw_only=True):
     side: str | None = None
     ts_ms: int | None = None
     ts: str | int | None = None
-    """Deprecated: RFC 3339."""
+    """Deprecated: RFC 3339 (to the nanosecond in older frames)."""
     client_order_id: str | None = None
     subaccount: int | str | None = None
     # legacy

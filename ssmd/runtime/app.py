@@ -61,7 +61,7 @@ class Runtime:
         self.env = env
         self.backends = backends
         self.mode = mode
-        self.names = list(components)
+        self.names = [n for n in components if n != "healer" or env.healer.enabled or mode != "up"]
         self.clock = clock or SystemClock()
         self.factories = factories or {}
         self.follow_interval = follow_interval
@@ -208,7 +208,15 @@ class Runtime:
             log.error("could not write the day's manifest", date=day.date, error=f"{type(exc).__name__}: {exc}")
             return
         log.info("manifest written", date=day.date, status=report.status, raw_records=report.raw_records,
-                 records=sum(report.normalized.values()), gaps=report.gaps)
+                 records=sum(report.normalized.values()), gaps=report.gaps, completeness=report.completeness)
+        from ssmd.catalog.coverage import certify
+
+        try:
+            coverage = await certify(self.env, self.backends, day.date)
+        except Exception as exc:
+            log.error("could not write the day's coverage", date=day.date, error=f"{type(exc).__name__}: {exc}")
+            return
+        log.info("coverage written", date=day.date, **coverage.counts())
 
     shutdown_deadline = 60.0
 

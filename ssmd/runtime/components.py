@@ -18,8 +18,9 @@ from ssmd.log import get_logger
 from ssmd.runtime.supervisor import Supervisor
 
 log = get_logger("runtime")
-COMPONENTS = ("connector", "archiver", "gateway", "secmaster")
-STAGES = {"scheduler": 10, "secmaster": 15, "gateway": 20, "connector": 30, "simulator": 40, "archiver": 50,
+COMPONENTS = ("connector", "archiver", "gateway", "secmaster", "healer")
+STAGES = {"scheduler": 10, "secmaster": 15, "gateway": 20, "connector": 30, "healer": 35, "simulator": 40,
+          "archiver": 50,
           "reporter": 60, "metrics": 90, "control": 95}
 Factory = Callable[[Environment, Any, Clock], Component]
 
@@ -47,6 +48,10 @@ def default_factory(runtime: Any, name: str) -> Callable[[], Component]:
             from ssmd.secmaster.service import SecmasterService
 
             return SecmasterService(env, backends, clock=clock, connector=runtime.forward_markets)
+        if name == "healer":
+            from ssmd.healer import Healer
+
+            return Healer(env, backends, clock=clock)
         raise SsmdError(f"unknown component {name!r} (choose from {', '.join(COMPONENTS)})")
 
     return make
@@ -56,7 +61,7 @@ async def archiver_caught_up(supervisor: Supervisor, *, quiet: float = 0.5, limi
                              poll: float = 0.05) -> None:
     """Before the archiver stops: wait until it has taken everything already published,
     at most ``limit`` seconds. With the connector in this process: until the archiver
-    has taken as many messages as the connector published; otherwise until its counters
+    has taken as many messages as the connector (and the healer) published; otherwise until its counters
     stay still for ``quiet`` seconds."""
     status = supervisor.component_status("archiver")
     if status is None or status.state != "running":
@@ -65,6 +70,9 @@ async def archiver_caught_up(supervisor: Supervisor, *, quiet: float = 0.5, limi
     published = None  # raw + records; dead letters go to the DLQ subject, not to the archiver
     if connector is not None and "published" in connector.counters:
         published = connector.counters["published"] - connector.counters.get("dead_letters", 0)
+        healer = supervisor.component_status("healer")
+        if healer is not None:  # trades healed from REST go to the archiver too
+            published += healer.counters.get("recovered", 0)
     loop = asyncio.get_running_loop()
     deadline, last, still_since = loop.time() + limit, -1, loop.time()
     while loop.time() < deadline:

@@ -16,7 +16,7 @@ import msgspec
 from ssmd.config.model import Environment
 from ssmd.errors import ConfigError
 from ssmd.kalshi.rest import KalshiRest
-from ssmd.secmaster.model import EventInfo, SecMarket, event_infos, from_rest
+from ssmd.secmaster.model import EventInfo, SecMarket, event_infos, from_rest, info_fields, info_of
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(stage, count)``: stage ``series``/``events``/``markets``, items so far."""
@@ -50,9 +50,7 @@ def infos_from_markets(markets: Mapping[str, SecMarket]) -> dict[str, EventInfo]
     out: dict[str, EventInfo] = {}
     for market in markets.values():
         if market.event_ticker and market.event_ticker not in out and (market.series_ticker or market.category):
-            out[market.event_ticker] = EventInfo(
-                series_ticker=market.series_ticker, category=market.category, title=market.event_title,
-            )
+            out[market.event_ticker] = info_of(market)
     return out
 
 
@@ -99,8 +97,6 @@ async def fetch_markets(
         market = from_rest(item, infos.get(item.event_ticker))
         old = known.get(item.ticker)
         if item.event_ticker not in infos and old is not None:
-            market = msgspec.structs.replace(
-                market, series_ticker=old.series_ticker, category=old.category, event_title=old.event_title,
-            )
+            market = msgspec.structs.replace(market, **info_fields(info_of(old)))
         out[item.ticker] = market
     return out

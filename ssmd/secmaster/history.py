@@ -30,6 +30,8 @@ _TYPES: dict[str, pa.DataType] = {
     "can_close_early": pa.bool_(),
     "floor_strike": pa.float64(),
     "cap_strike": pa.float64(),
+    "fee_multiplier": pa.float64(),
+    "fee_multiplier_override": pa.float64(),
 }
 MARKET_SCHEMA = pa.schema([pa.field(f, _TYPES.get(f, pa.string())) for f in FIELDS])
 SCHEMA = pa.schema(
@@ -93,11 +95,14 @@ def register_views(con: Any, env: Environment, storage: Any) -> bool:
     """Create ``market_versions``, ``market_history`` and ``markets_as_of`` on ``con``.
 
     Returns whether any version file exists (without one the views are empty, not broken).
+    Files written before a column was added read it as NULL.
     """
     pattern = storage.url(versions_prefix(env)) + "/*.parquet"
     found = _has_files(storage, pattern)
     quoted = "'" + pattern.replace("'", "''") + "'"
-    source = f"SELECT * FROM read_parquet({quoted}, union_by_name = true)" if found else empty_source()
+    source = empty_source()
+    if found:
+        source = f"{source} UNION ALL BY NAME SELECT * FROM read_parquet({quoted}, union_by_name = true)"
     con.execute(f"CREATE OR REPLACE VIEW market_versions AS {source}")
     con.execute(view_sql())
     return found

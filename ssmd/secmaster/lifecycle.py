@@ -9,7 +9,10 @@ pair into a journal change with ``ssmd.secmaster.diff.change_between``.
 * ``close_date_updated`` → new ``close_time``.
 * ``determined`` → ``determined`` with its result (top-level, else ``additional_metadata``).
 * ``settled`` → ``finalized`` (REST's word) with ``settlement_ts``.
-* ``metadata_updated`` / ``price_level_structure_updated`` → the fields they carry.
+* ``metadata_updated`` / ``price_level_structure_updated`` → the fields they carry (a new
+  structure also brings its tick size and price ranges).
+* ``event_fee_update`` (``fee_updates``) → the event's fee overrides on each of its markets
+  (``null`` clears them).
 
 Kalshi sends nothing when a market opens or closes by time, so ``sweep`` promotes
 ``initialized`` markets whose ``open_time`` has passed to ``active`` and ``active`` or
@@ -24,11 +27,22 @@ from typing import Any
 import msgspec
 
 from ssmd.fixed import format_price
+from ssmd.kalshi.rest import PriceRange
 from ssmd.records import Lifecycle
-from ssmd.secmaster.model import EventInfo, SecMarket, format_time, is_ended, parse_time_ns
+from ssmd.secmaster.model import (
+    EventInfo,
+    SecMarket,
+    format_time,
+    info_fields,
+    is_ended,
+    parse_time_ns,
+    ranges_text,
+    tick_size,
+)
 
 MARKET_KIND = "market_lifecycle_v2"
 EVENT_KIND = "event_lifecycle"
+FEE_KIND = "event_fee_update"
 
 
 def _metadata(record: Lifecycle) -> dict[str, Any]:
@@ -57,6 +71,17 @@ def event_info_of(record: Lifecycle, categories: Mapping[str, str]) -> EventInfo
     return EventInfo(series_ticker=series, category=categories.get(series, ""), title=str(meta.get("title") or ""))
 
 
+def _ticks(meta: dict[str, Any]) -> dict[str, Any]:
+    """``tick_size_dollars`` and ``price_ranges`` from a record's structure and ranges."""
+    try:
+        ranges = msgspec.convert(meta.get("price_ranges"), list[PriceRange] | None)
+    except msgspec.ValidationError:
+        ranges = None
+    structure = meta.get("price_level_structure")
+    return {"tick_size_dollars": tick_size(None, ranges, structure if isinstance(structure, str) else None),
+            "price_ranges": ranges_text(ranges)}
+
+
 def _created(record: Lifecycle, meta: dict[str, Any], info: EventInfo | None) -> SecMarket:
     extra = meta.get("additional_metadata") if isinstance(meta.get("additional_metadata"), dict) else {}
     extra = extra or {}
@@ -66,9 +91,7 @@ def _created(record: Lifecycle, meta: dict[str, Any], info: EventInfo | None) ->
     return SecMarket(
         ticker=record.ticker,
         event_ticker=event_ticker,
-        series_ticker=info.series_ticker,
-        category=info.category,
-        event_title=info.title or str(extra.get("name") or ""),
+        **{**info_fields(info), "event_title": info.title or str(extra.get("name") or "")},
         title=str(extra.get("title") or ""),
         yes_sub_title=str(extra.get("yes_sub_title") or ""),
         no_sub_title=str(extra.get("no_sub_title") or ""),
@@ -83,6 +106,7 @@ def _created(record: Lifecycle, meta: dict[str, Any], info: EventInfo | None) ->
         cap_strike=_number(extra.get("cap_strike")),
         price_level_structure=meta.get("price_level_structure"),
         rules_primary=str(extra.get("rules_primary") or ""),
+        **_ticks(meta),
     )
 
 
@@ -132,8 +156,31 @@ def apply_lifecycle(
                 updates[name] = _number(meta[name])
         return msgspec.structs.replace(market, **updates) if updates else market
     if kind == "price_level_structure_updated" and isinstance(meta.get("price_level_structure"), str):
-        return msgspec.structs.replace(market, price_level_structure=meta["price_level_structure"])
+        return msgspec.structs.replace(market, price_level_structure=meta["price_level_structure"], **_ticks(meta))
     return market
+
+
+def fee_updates(markets: Iterable[SecMarket], record: Lifecycle) -> list[tuple[SecMarket, SecMarket]]:
+    """(old, new) for each market of the event an ``event_fee_update`` record names whose
+    overrides it changes."""
+    if record.kind != FEE_KIND:
+        return []
+    meta = _metadata(record)
+    fee_type = meta.get("fee_type_override")
+    overrides = {"fee_type_override": fee_type if isinstance(fee_type, str) and fee_type else None,
+                 "fee_multiplier_override": _multiplier(meta.get("fee_multiplier_override"))}
+    return [(m, msgspec.structs.replace(m, **overrides)) for m in markets if m.event_ticker == record.ticker
+            and (m.fee_type_override, m.fee_multiplier_override) != tuple(overrides.values())]
+
+
+def _multiplier(value: Any) -> float | None:
+    """A fee multiplier as sent: a number, or its text."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return _number(value)
 
 
 def swept(market: SecMarket, now_ns: int) -> SecMarket | None:

@@ -8,16 +8,25 @@ Status values are REST's, kept faithfully: ``initialized``, ``active``, ``inacti
 (paused, not an end), ``closed``, ``determined``, ``disputed``, ``amended``,
 ``finalized`` (what the WebSocket calls ``settled``). Times are RFC 3339 strings as REST
 sends them.
+
+Fees come from the series (``fee_type``, ``fee_multiplier``), an event may override them
+(``fee_type_override``, ``fee_multiplier_override``: the override wins where set). The
+tick size is the smallest price step in dollars: REST's own ``tick_size`` where the older
+API sends one, else the smallest step of ``price_ranges``, else what the
+``price_level_structure`` implies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
 
-from ssmd.kalshi.rest import Event, Market, Series
+from ssmd.clock import rfc3339_ns
+from ssmd.fixed import FixedPointError, format_price, parse_price
+from ssmd.kalshi.rest import Event, Market, PriceRange, Series
 
 STATUSES = ("initialized", "active", "inactive", "closed", "determined", "disputed", "amended", "finalized")
 ENDED = frozenset({"determined", "disputed", "amended", "finalized"})
@@ -76,6 +85,18 @@ class SecMarket(msgspec.Struct, kw_only=True, omit_defaults=False):
     notional_value_dollars: str | None = None
     price_level_structure: str | None = None
     rules_primary: str = ""
+    tick_size_dollars: str | None = None
+    """Smallest price step, dollars (``"0.0100"``; ``"0.0010"`` for sub-penny structures)."""
+    price_ranges: str | None = None
+    """The valid price bands as compact JSON (``[{"start":"0.0000","end":"1.0000","step":"0.0100"}]``)."""
+    fee_type: str | None = None
+    """The series' fee type: ``quadratic``, ``quadratic_with_maker_fees``, ``flat``, ..."""
+    fee_multiplier: float | None = None
+    """The series' fee multiplier."""
+    fee_type_override: str | None = None
+    """The event's override of ``fee_type``, if any."""
+    fee_multiplier_override: float | None = None
+    """The event's override of ``fee_multiplier``, if any."""
 
 
 FIELDS: tuple[str, ...] = SecMarket.__struct_fields__
@@ -105,6 +126,25 @@ class EventInfo(msgspec.Struct, frozen=True, kw_only=True):
     series_ticker: str = ""
     category: str = ""
     title: str = ""
+    fee_type: str | None = None
+    fee_multiplier: float | None = None
+    fee_type_override: str | None = None
+    fee_multiplier_override: float | None = None
+
+
+def info_of(market: SecMarket) -> EventInfo:
+    """The event and series facts a stored market carries."""
+    return EventInfo(series_ticker=market.series_ticker, category=market.category, title=market.event_title,
+                     fee_type=market.fee_type, fee_multiplier=market.fee_multiplier,
+                     fee_type_override=market.fee_type_override,
+                     fee_multiplier_override=market.fee_multiplier_override)
+
+
+def info_fields(info: EventInfo) -> dict[str, Any]:
+    """The SecMarket fields that come from the event and series (``event_title`` is ``info.title``)."""
+    return {"series_ticker": info.series_ticker, "category": info.category, "event_title": info.title,
+            "fee_type": info.fee_type, "fee_multiplier": info.fee_multiplier,
+            "fee_type_override": info.fee_type_override, "fee_multiplier_override": info.fee_multiplier_override}
 
 
 def event_infos(events: list[Event], series: list[Series]) -> dict[str, EventInfo]:
@@ -114,8 +154,40 @@ def event_infos(events: list[Event], series: list[Series]) -> dict[str, EventInf
     for event in events:
         found = by_series.get(event.series_ticker)
         category = (found.category if found else "") or event.category or ""
-        out[event.event_ticker] = EventInfo(series_ticker=event.series_ticker, category=category, title=event.title)
+        out[event.event_ticker] = EventInfo(
+            series_ticker=event.series_ticker, category=category, title=event.title,
+            fee_type=found.fee_type if found else None, fee_multiplier=found.fee_multiplier if found else None,
+            fee_type_override=event.fee_type_override, fee_multiplier_override=event.fee_multiplier_override,
+        )
     return out
+
+
+_STRUCTURE_TICKS = {"linear_cent": 100, "deci_cent": 10, "tapered_deci_cent": 10}
+"""Smallest step (1e-4 dollars) of the price level structures whose steps are known (§3.9)."""
+_ranges_encoder = msgspec.json.Encoder()
+
+
+def tick_size(tick_cents: int | None, ranges: Sequence[PriceRange] | None, structure: str | None) -> str | None:
+    """The smallest price step in dollars: REST's ``tick_size`` (older API, cents), else the
+    smallest step of ``ranges``, else the one ``structure`` implies; None when unknown."""
+    if tick_cents is not None and tick_cents > 0:
+        return format_price(tick_cents * 100)
+    steps = []
+    for band in ranges or ():
+        try:
+            steps.append(parse_price(band.step))
+        except FixedPointError:
+            continue
+    positive = [s for s in steps if s > 0]
+    if positive:
+        return format_price(min(positive))
+    step = _STRUCTURE_TICKS.get(structure or "")
+    return None if step is None else format_price(step)
+
+
+def ranges_text(ranges: Sequence[PriceRange] | None) -> str | None:
+    """``price_ranges`` as stored: compact JSON, None when absent or empty."""
+    return _ranges_encoder.encode(list(ranges)).decode() if ranges else None
 
 
 def from_rest(market: Market, info: EventInfo | None) -> SecMarket:
@@ -124,9 +196,7 @@ def from_rest(market: Market, info: EventInfo | None) -> SecMarket:
     return SecMarket(
         ticker=market.ticker,
         event_ticker=market.event_ticker,
-        series_ticker=info.series_ticker,
-        category=info.category,
-        event_title=info.title,
+        **info_fields(info),
         market_type=market.market_type,
         title=market.title,
         subtitle=market.subtitle,
@@ -150,6 +220,8 @@ def from_rest(market: Market, info: EventInfo | None) -> SecMarket:
         notional_value_dollars=market.notional_value_dollars,
         price_level_structure=market.price_level_structure,
         rules_primary=market.rules_primary,
+        tick_size_dollars=tick_size(market.tick_size, market.price_ranges, market.price_level_structure),
+        price_ranges=ranges_text(market.price_ranges),
     )
 
 
@@ -158,12 +230,9 @@ def parse_time_ns(text: str | None) -> int | None:
     if not text:
         return None
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return rfc3339_ns(text)
     except ValueError:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
 
 
 def format_time(seconds: int) -> str:

@@ -26,7 +26,16 @@ from ssmd.secmaster.diff import Change, Source, apply, change_between, diff
 from ssmd.secmaster.fetch import Progress, fetch_markets, infos_from_markets, rest_url, series_categories
 from ssmd.secmaster.hook import ConnectorHook, Target
 from ssmd.secmaster.journal import append_changes
-from ssmd.secmaster.lifecycle import EVENT_KIND, MARKET_KIND, apply_lifecycle, event_info_of, event_ticker_of, sweep
+from ssmd.secmaster.lifecycle import (
+    EVENT_KIND,
+    FEE_KIND,
+    MARKET_KIND,
+    apply_lifecycle,
+    event_info_of,
+    event_ticker_of,
+    fee_updates,
+    sweep,
+)
 from ssmd.secmaster.model import STATUSES, EventInfo, SecMarket, SyncSummary
 from ssmd.secmaster.store import MarketStore
 from ssmd.status import ComponentState, ComponentStatus
@@ -188,9 +197,18 @@ class SecmasterService:
 
     # ---- live updates -----------------------------------------------------------------
     async def apply_lifecycle(self, record: Lifecycle) -> Change | None:
-        """Apply one WebSocket lifecycle record; returns the change it made, if any."""
+        """Apply one WebSocket lifecycle record; returns the change it made, if any (an event's
+        fee update changes each of its markets: all are committed, the first is returned)."""
         async with self._lock:
             await self.load()
+            if record.kind == FEE_KIND:
+                now = self.clock.now_ns()
+                changes = [c for old, new in fee_updates(self.markets.values(), record)
+                           if (c := change_between(old, new, now, "lifecycle")) is not None]
+                if changes:
+                    await self._commit(changes)
+                    self.counters["lifecycle"] += len(changes)
+                return changes[0] if changes else None
             if record.kind == EVENT_KIND:
                 event = event_info_of(record, series_categories(self.markets))
                 if event is not None:

@@ -8,13 +8,15 @@ would send for it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ssmd.simulator import frames
 from ssmd.simulator.engine import Event, MarketEngine
+from ssmd.simulator.tape import TapeTrade
 
 if TYPE_CHECKING:
     from ssmd.simulator.connection import Conn
+    from ssmd.simulator.rest_data import ExchangeState
     from ssmd.simulator.settings import SimSettings
     from ssmd.simulator.simulator import Faults
 
@@ -30,6 +32,7 @@ class ControlMixin:
         hidden_until: dict[str, float]
         closed_counts: dict[str, dict[str, int]]
         closed_logs: dict[str, list[bytes]]
+        exchange: ExchangeState
 
         def dispatch(self, events: list[Event]) -> None: ...
         def loop_time(self) -> float: ...
@@ -39,9 +42,17 @@ class ControlMixin:
 
     # -- WebSocket faults ----------------------------------------------------------------
     def skip_seq(self, channel: str, count: int = 1) -> None:
-        """The next frame on each connection's ``channel`` subscriptions jumps ``count`` seqs."""
+        """The next ``count`` frames of each connection's ``channel`` subscriptions are lost:
+        their seqs are used up but they are never sent, so the next frame jumps ``count``
+        seqs (the lost trades are still on the exchange's tape, served by REST)."""
         for conn in self.conns.values():
             conn.session.skip[channel] = conn.session.skip.get(channel, 0) + count
+
+    def refuse_snapshots(self, count: int = 1) -> None:
+        """The next ``count`` ``get_snapshot`` commands of each connection answer error 18
+        (the WebSocket resnapshot fails; the book is still served by REST)."""
+        for conn in self.conns.values():
+            conn.session.refuse_snapshots += count
 
     def duplicate_next(self, channel: str, count: int = 1) -> None:
         """The next ``count`` frames on ``channel`` are each sent twice (same sid/seq)."""
@@ -96,6 +107,30 @@ class ControlMixin:
             await asyncio.gather(*(c.ws.wait_closed() for c in conns), return_exceptions=True)
         return len(conns)
 
+    async def outage(self, seconds: float, code: int = 1001, *, abrupt: bool = False) -> int:
+        """Drop every connection (``code``, or a TCP reset) and refuse upgrades with 503 for
+        ``seconds``, while markets keep trading. Returns how many connections were dropped."""
+        self.faults.outage_until = self.loop_time() + seconds
+        return await self.drop_connections(code, "outage", abrupt=abrupt)
+
+    def end_outage(self) -> None:
+        self.faults.outage_until = 0.0
+
+    def in_outage(self) -> bool:
+        return self.loop_time() < self.faults.outage_until
+
+    def set_exchange_status(self, *, exchange_active: bool = True, trading_active: bool = True,
+                            resume_ns: int | None = None) -> None:
+        """What ``GET /exchange/status`` answers; while trading is not active the generator
+        makes nothing (``pump`` still does)."""
+        self.exchange.exchange_active, self.exchange.trading_active = exchange_active, trading_active
+        self.exchange.resume_ns = resume_ns
+
+    def set_cutoff(self, cutoff_ns: int) -> None:
+        """Move the historical cutoff (older trades, and markets settled before it, become
+        ``/historical`` only); rounded down to a whole millisecond, as REST shows it."""
+        self.engine.cutoff_ns = cutoff_ns // 1_000_000 * 1_000_000
+
     def stall(self, on: bool = True) -> None:
         """Stop sending anything (data, acks, pings) and stop reading, like a half-open link."""
         self.faults.stalled = on
@@ -110,6 +145,10 @@ class ControlMixin:
     def refuse_auth(self, on: bool = True) -> None:
         """Refuse every upgrade (with ``settings.refuse_status``) while on."""
         self.faults.refuse_auth = on
+
+    def odd_market(self, ticker: str, **fields: Any) -> None:
+        """Serve these REST fields of ``ticker`` as given, e.g. ``settlement_timer_seconds="1800"``."""
+        self.engine.universe.markets[ticker].rest_overrides.update(fields)
 
     def not_found_window(self, seconds: float) -> None:
         """Markets created from now on answer 404 on REST for ``seconds``."""
@@ -170,6 +209,22 @@ class ControlMixin:
     def lifecycle_step(self) -> list[Event]:
         """The next scripted lifecycle change (the loop runs it every lifecycle_interval)."""
         return self._send(self.engine.lifecycle_step(self._now()))
+
+    def trades(self, ticker: str | None = None) -> list[TapeTrade]:
+        """Every trade the exchange made and still remembers (of one market), oldest first:
+        the pre-generated history and every live trade, sent to a client or not."""
+        return self.engine.tape.all(ticker)
+
+    def cutoff_ns(self) -> int:
+        """The historical cutoff: trades before it and markets settled before it are
+        served only by the ``/historical`` endpoints."""
+        return self.engine.cutoff_ns
+
+    def historical_markets(self) -> list[str]:
+        """Tickers only ``/historical/markets`` serves (settled before the cutoff), sorted."""
+        cutoff = self.engine.cutoff_ns
+        return sorted(t for t, m in self.engine.universe.markets.items()
+                      if m.settled_ns is not None and m.settled_ns < cutoff)
 
     def book(self, ticker: str) -> tuple[dict[int, int], dict[int, int]]:
         """(YES bids, NO bids) of a market now: price 1e-4 $ -> size 1e-2 contracts."""

@@ -15,6 +15,8 @@ from typing import Any
 from ssmd.fixed import format_price
 from ssmd.simulator import frames
 from ssmd.simulator.book import ONE, SimBook
+from ssmd.simulator.history import HistorySpec, build_history
+from ssmd.simulator.tape import DEFAULT_LIMIT, TapeTrade, TradeTape
 from ssmd.simulator.universe import Market, S, Universe, UniverseBuilder, price_ranges
 
 LIFECYCLE = "market_lifecycle_v2"
@@ -38,11 +40,20 @@ class Event:
 
 class MarketEngine:
     def __init__(self, seed: int, markets: int, epoch_ns: int, mve_markets: int = 0,
-                 legacy_ticker: bool = False) -> None:
+                 legacy_ticker: bool = False, *, history: HistorySpec | None = None,
+                 trade_history: int = DEFAULT_LIMIT) -> None:
         self.builder = UniverseBuilder(seed, epoch_ns)
         self.universe: Universe = self.builder.build(markets, mve_markets)
         self.rng = random.Random(seed ^ 0x5EED)
         self.books = {t: SimBook(m, self.rng) for t, m in self.universe.markets.items() if not m.mve}
+        self.tape = TradeTape(trade_history)
+        """Every trade made, delivered to a client or not (REST serves it)."""
+        spec = history or HistorySpec()
+        self.cutoff_ns = (epoch_ns - int(spec.live_window_hours * 3600 * S)) // S * S
+        """Historical cutoff (whole seconds): older trades and markets settled before it are
+        served by the /historical endpoints only."""
+        if spec.hours > 0:
+            build_history(self.builder, self.books, self.tape, spec, seed, epoch_ns)
         self.legacy_ticker = legacy_ticker
         self.bad_numbers = 0
         """Trades still to send with a malformed numeric string (fault injection)."""
@@ -89,7 +100,7 @@ class MarketEngine:
         if not books:
             return out
         rng = self.rng
-        ts_ms = now_ns // 1_000_000
+        ts_ms = max(now_ns, self.tape.last_ns) // 1_000_000  # the tape never goes back in time
         while len(out) < n:
             book = books[rng.randrange(len(books))]
             m = book.market
@@ -109,9 +120,12 @@ class MarketEngine:
                 bad = self.bad_numbers > 0
                 self.bad_numbers -= bad
                 trade_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                block = rng.random() < 0.02
+                self.tape.append(TapeTrade(trade_id, m.ticker, book.last_price or 0, count, taker,
+                                           ts_ms * 1_000_000, block))
                 out.append(Event("trade", "trade", m.ticker, frames.trade_msg(
                     trade_id, m.ticker, book.last_price or 0, count, taker, ts_ms,
-                    block=rng.random() < 0.02, bad_number=bad)))
+                    block=block, bad_number=bad)))
                 out.append(Event("orderbook_delta", "orderbook_delta", m.ticker,
                                  frames.delta_msg(m, side, price, -count, ts_ms), side, price, -count))
                 before = (-1, 0, 0, 0)

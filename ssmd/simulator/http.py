@@ -18,7 +18,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from ssmd.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WS_PATH, verify
-from ssmd.simulator import rest
+from ssmd.simulator import rest, rest_data
 
 if TYPE_CHECKING:
     from ssmd.simulator.simulator import Simulator
@@ -38,6 +38,14 @@ def response(status: int, body: bytes, content_type: str = "application/json") -
     return Response(code.value, code.phrase, headers, body)
 
 
+def _query(text: str) -> dict[str, str]:
+    """Query parameters; a repeated one (``tickers=a&tickers=b``) joins as ``a,b``."""
+    out: dict[str, str] = {}
+    for key, value in parse_qsl(text):
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
 class HttpSide:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
@@ -48,7 +56,7 @@ class HttpSide:
         if url.path == WS_PATH:
             return self._upgrade(connection, request)
         if url.path == REST_PREFIX or url.path.startswith(REST_PREFIX + "/"):
-            return self._rest(unquote(url.path[len(REST_PREFIX):]), dict(parse_qsl(url.query)))
+            return self._rest(unquote(url.path[len(REST_PREFIX):]), _query(url.query))
         return response(404, b'{"error": {"code": "not_found", "message": "no such path", "details": ""}}')
 
     # -- REST ---------------------------------------------------------------------------
@@ -62,12 +70,17 @@ class HttpSide:
         if not sim.bucket.take(sim.loop_time(), sim.settings.rest_cost):
             sim.rest_throttled += 1
             return response(429, TOO_MANY)
-        status, body = rest.route(sim.engine.universe, sim.engine.books, path, query, sim.hidden)
-        return response(status, msgspec.json.encode(body))
+        reply = rest_data.route(sim.venue(), path, query)
+        if reply is None:
+            reply = rest.route(sim.engine.universe, sim.engine.books, path, query, sim.hidden)
+        return response(reply[0], msgspec.json.encode(reply[1]))
 
     # -- WebSocket upgrade ----------------------------------------------------------------
     def _upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
         settings = self.sim.settings
+        if self.sim.in_outage():
+            self.sim.refused += 1
+            return response(503, b"Service Unavailable\n", "text/plain")
         reason = self._check(request.headers)
         if reason is None:
             self.authenticated[connection] = True

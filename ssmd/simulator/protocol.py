@@ -70,6 +70,8 @@ class Session:
         self.next_sid = 1
         self.skip: dict[str, int] = {}
         self.dup: dict[str, int] = {}
+        self.refuse_snapshots = 0
+        """The next n ``get_snapshot`` commands answer error 18 (command timeout)."""
         self.extra_fields = False
 
     # -- data fan-out ------------------------------------------------------------------
@@ -89,8 +91,11 @@ class Session:
         seq = None
         channel = sub.channel
         if channel not in UNSEQUENCED:
-            sub.seq += 1 + self.skip.pop(channel, 0)
+            sub.seq += 1
             seq = sub.seq
+        if self.skip.get(channel) and id_ is None:  # a lost frame: its seq is used, nothing is sent
+            self.skip[channel] -= 1
+            return
         if self.extra_fields:
             body = b'{"x_sim_extra":{"note":"unknown field"},' + body[1:]
         frame = frames.envelope(type_, sub.sid, seq, body, id_)
@@ -238,6 +243,9 @@ class Session:
             raise CommandError(13)
         if action == "get_snapshot" and sub.channel != "orderbook_delta":
             raise CommandError(13)
+        if action == "get_snapshot" and self.refuse_snapshots:
+            self.refuse_snapshots -= 1
+            raise CommandError(18)
         markets = self._markets(params)
         if markets is None:
             if action != "get_snapshot":

@@ -66,6 +66,7 @@ def market_json(m: Market, book: SimBook | None) -> dict[str, Any]:
     if m.mve:
         out["mve_collection_ticker"] = m.series
         out["mve_selected_legs"] = []
+    out.update(m.rest_overrides)
     return out
 
 

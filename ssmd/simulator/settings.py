@@ -62,6 +62,17 @@ class SimSettings:
     """1 = recorded pace, 10 = ten times faster, 0 = as fast as possible."""
     replay_wait: float = 5.0
     """Seconds to wait for subscriptions to every replayed channel before starting."""
+    trade_history: int = 2_000_000
+    """Trades the exchange remembers for REST (``/markets/trades``) and ``Simulator.trades``."""
+    history_hours: float = 0.0
+    """Simulate this much past before start: settled markets and trades (0 = none)."""
+    live_window_hours: float = 2160.0
+    """The historical cutoff is this long before start: older trades, and markets settled
+    before it, are served only by the ``/historical`` endpoints."""
+    history_markets: int = 8
+    """Past events (1-6 markets each) that closed and settled during the history."""
+    history_trades: int = 20_000
+    """About how many trades the history holds, spread over every market open in it."""
     clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
@@ -72,7 +83,9 @@ class SimSettings:
         its ``api_key`` field is the key id and its private key's public half verifies.
         """
         sim = env.simulator
-        settings = cls(host=sim.host, port=sim.port, seed=sim.seed, markets=sim.markets, rate=sim.rate)
+        settings = cls(host=sim.host, port=sim.port, seed=sim.seed, markets=sim.markets, rate=sim.rate,
+                       history_hours=sim.history_hours, live_window_hours=sim.live_window_hours,
+                       history_trades=sim.history_trades)
         if sim.require_auth:
             from ssmd.config.keys import resolve_key
 

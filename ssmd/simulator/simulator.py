@@ -28,13 +28,17 @@ from ssmd.simulator import frames
 from ssmd.simulator.connection import LOW_WATER, Conn
 from ssmd.simulator.control import ControlMixin
 from ssmd.simulator.engine import Event, MarketEngine
+from ssmd.simulator.history import HistorySpec
 from ssmd.simulator.http import HttpSide
 from ssmd.simulator.protocol import Out
 from ssmd.simulator.rest import TokenBucket
+from ssmd.simulator.rest_data import ExchangeState, Venue
 from ssmd.simulator.settings import SimSettings
 from ssmd.status import ComponentStatus
 
 TICK = 0.01
+IDLE_RATE = 1000
+"""Data messages per second of an ``inf``-rate simulator while no client reads."""
 _WS_LOG = logging.getLogger("ssmd.simulator.ws")
 _WS_LOG.setLevel(logging.WARNING)
 
@@ -47,6 +51,8 @@ class Faults:
     stalled: bool = False
     extra_fields: bool = False
     created_404_seconds: float = 0.0
+    outage_until: float = 0.0
+    """Loop time until which upgrades are refused (503); markets keep trading."""
 
 
 class Simulator(ControlMixin):
@@ -58,8 +64,12 @@ class Simulator(ControlMixin):
         self.log = get_logger("simulator")
         clock = self.settings.clock
         epoch = self.settings.epoch_ns if self.settings.epoch_ns is not None else clock.now_ns()
-        self.engine = MarketEngine(self.settings.seed, self.settings.markets, epoch,
-                                   self.settings.mve_markets, self.settings.legacy_ticker)
+        s = self.settings
+        history = HistorySpec(hours=s.history_hours, live_window_hours=s.live_window_hours,
+                              past_events=s.history_markets, trades=s.history_trades)
+        self.engine = MarketEngine(s.seed, s.markets, epoch, s.mve_markets, s.legacy_ticker,
+                                   history=history, trade_history=s.trade_history)
+        self.exchange = ExchangeState()
         self.public_keys: dict[str, rsa.RSAPublicKey] = {
             k: load_public_key(v) for k, v in self.settings.public_keys.items()}
         self.faults = Faults()
@@ -217,8 +227,18 @@ class Simulator(ControlMixin):
         return [b.market.ticker for b in self.engine.trading()]
 
     def hidden(self, ticker: str) -> bool:
+        """Live REST answers 404: just created (fault window) or settled before the cutoff."""
         until = self.hidden_until.get(ticker)
-        return until is not None and self.loop_time() < until
+        if until is not None and self.loop_time() < until:
+            return True
+        m = self.engine.universe.markets.get(ticker)
+        return m is not None and m.settled_ns is not None and m.settled_ns < self.engine.cutoff_ns
+
+    def venue(self) -> Venue:
+        """What the market-data REST endpoints read, now."""
+        e = self.engine
+        return Venue(e.universe, e.books, e.tape, e.cutoff_ns, self.settings.clock.now_ns(), self.hidden,
+                     self.exchange)
 
     # -- data ---------------------------------------------------------------------------
     def dispatch(self, events: list[Event]) -> None:
@@ -245,13 +265,21 @@ class Simulator(ControlMixin):
         return any(c.session.subs and not c.stalled for c in self.conns.values())
 
     async def _generate_loop(self) -> None:
+        """Trade at ``rate`` whether or not anyone listens (the exchange does not wait for
+        clients); ``inf`` runs as fast as the slowest client reads, and at
+        ``IDLE_RATE`` while nobody does. Paused while trading is not active."""
         rate = self.settings.rate
         loop = asyncio.get_running_loop()
         budget, last = 0.0, loop.time()
         while True:
+            if not self.exchange.trading_active:
+                await asyncio.sleep(TICK)
+                last = loop.time()
+                continue
             if math.isinf(rate):
                 if not self._listening():
                     await asyncio.sleep(TICK)
+                    self.pump_now(int(IDLE_RATE * TICK))
                     continue
                 for conn in list(self.conns.values()):
                     if len(conn.buf) > LOW_WATER:
@@ -264,7 +292,7 @@ class Simulator(ControlMixin):
             budget = min(budget + (now - last) * rate, max(rate, 1.0))
             last = now
             self.engine.advance(self.settings.clock.now_ns())
-            if budget >= 1 and rate > 0 and self._listening():
+            if budget >= 1 and rate > 0:
                 n = int(budget)
                 budget -= n
                 self.pump_now(n)

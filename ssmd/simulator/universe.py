@@ -13,6 +13,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 S = 1_000_000_000
 
@@ -107,6 +108,8 @@ class Market:
     mve: bool = False
     fair: int = 5000
     """The price the simulated traders gravitate to, 1e-4 dollars."""
+    rest_overrides: dict[str, Any] = field(default_factory=dict)
+    """REST fields served as given instead of their normal value (odd types, for tests)."""
 
     @property
     def tick(self) -> int:
@@ -158,9 +161,12 @@ class UniverseBuilder:
             self._mve_market(i)
         return self.universe
 
-    def new_event(self, series_ticker: str, now_ns: int, statuses: list[str] | None = None) -> list[Market]:
+    def new_event(self, series_ticker: str, now_ns: int, statuses: list[str] | None = None,
+                  close_ns: int | None = None) -> list[Market]:
         """A new event of a series with 1-6 markets; ``statuses`` (one per market, may be
-        longer) places it in the past (closed/settled) or the future (initialized)."""
+        longer) places it in the past (closed/settled) or the future (initialized);
+        ``close_ns`` fixes its close time (settled past markets of the simulated history)."""
+        forced_close = close_ns
         series = self.universe.series[series_ticker]
         rng = self.rng
         n = 2 if series.kind == "game" else rng.randint(1, 6)
@@ -178,6 +184,8 @@ class UniverseBuilder:
         else:
             close_ns = now_ns + rng.randint(1, 72) * 3600 * S
         close_ns -= close_ns % (900 * S if series.kind == "minute" else 3600 * S)
+        if forced_close is not None:
+            close_ns = forced_close
         open_ns = close_ns - (900 * S if series.kind == "minute" else 24 * 3600 * S)
         if status == "initialized":
             open_ns = now_ns + rng.randint(1, 10) * 60 * S
@@ -251,9 +259,10 @@ class UniverseBuilder:
         if status in ("determined", "finalized"):
             market.result = "yes" if rng.random() < 0.5 else "no"
             market.settlement_value = 10000 if market.result == "yes" else 0
-            market.determined_ns = close_ns + 300 * S
+            settle_after = 3600 * S if close_ns + 3600 * S <= now_ns else max(2 * S, (now_ns - close_ns) // 2)
+            market.determined_ns = close_ns + min(300 * S, settle_after // 2)
             if status == "finalized":
-                market.settled_ns = close_ns + 3600 * S
+                market.settled_ns = close_ns + settle_after
         self.universe.add_market(market)
         return market
 

@@ -62,6 +62,36 @@ def test_orderbook_rows_one_per_level_and_per_delta() -> None:
     assert str(rows[3]["size"]) == "-0.07"
 
 
+def test_new_columns_source_derived_id_market_id_clock_and_ts_ns() -> None:
+    uuid = "0f6f2c1e-52a4-4e55-9d1b-2c7b0e0a3f11"
+    trades = ColumnBuffer("trade")
+    trades.append(Trade(ts=T0, received_at=T0, ticker="A", trade_id="t1", price=1, size=1, side="yes", sid=1, seq=1))
+    trades.append(Trade(ts=T0 + 1, received_at=T0, ticker="A", trade_id="derived-00", price=1, size=1, side="no",
+                        sid=0, seq=0, source="rest", trade_id_derived=True))
+    table = pq.read_table(pa.BufferReader(encode_parquet(trades.to_table())))
+    assert table.schema.field("source").type == pa.string() and table.schema.field("ts_ns").type == pa.int64()
+    assert table.column("source").to_pylist() == ["ws", "rest"]
+    assert table.column("trade_id_derived").to_pylist() == [False, True]
+    assert table.column("ts_ns").to_pylist() == [T0, T0 + 1]  # ns kept where ts keeps the microsecond
+    assert table.column("ts").cast(pa.int64()).to_pylist() == [T0 // 1000, (T0 + 1) // 1000]
+    tickers = ColumnBuffer("ticker")
+    for market_id, clock in ((uuid, 6598272994), (None, None)):
+        tickers.append(Ticker(ts=T0, received_at=T0, ticker="A", price=None, yes_bid=None, yes_ask=None,
+                              yes_bid_size=None, yes_ask_size=None, last_trade_size=None, volume=None,
+                              open_interest=None, dollar_volume=None, dollar_open_interest=None, sid=1,
+                              market_id=market_id, clock=clock))
+    rows = tickers.to_table().to_pylist()
+    assert [(r["market_id"], r["clock"]) for r in rows] == [(uuid, 6598272994), (None, None)]
+    book = ColumnBuffer("orderbook")
+    book.append(OrderbookSnapshot(ts=T0, received_at=T0, ticker="A", yes=((4000, 1), (4100, 2)), no=(), sid=3,
+                                  seq=1, market_id=uuid))
+    book.append(OrderbookSnapshot(ts=T0 + 1, received_at=T0, ticker="A", yes=(), no=(), sid=3, seq=2))
+    book.append(OrderbookDelta(ts=T0 + 2, received_at=T0, ticker="A", side="no", price=5000, delta=-7, sid=3, seq=3,
+                               market_id=uuid))
+    rows = book.to_table().to_pylist()
+    assert [(r["market_id"], r["ts_ns"]) for r in rows] == [(uuid, T0), (uuid, T0), (None, T0 + 1), (uuid, T0 + 2)]
+
+
 def test_layout_paths() -> None:
     env = _env()
     assert layout.raw_file_path(env, "2026-07-19", "trade", 3) == "ssmd-raw/e1/kalshi/2026/07/19/trade-3.jsonl.zst"

@@ -330,7 +330,7 @@ def test_up_on_a_terminal_prints_the_summary_lines(tmp_path: Path) -> None:
     assert "  gateway   ws://127.0.0.1:" in text
     assert " received " in text and " archived " in text  # a rates line
     last = text.strip().splitlines()[-1]
-    assert last.startswith("✓ stopped (scheduler → secmaster → gateway → connector → simulator → archiver")
+    assert last.startswith("✓ stopped (scheduler → secmaster → gateway → connector → healer → simulator → archiver")
 
 
 def test_a_second_up_for_the_same_environment_is_refused(tmp_path: Path) -> None:

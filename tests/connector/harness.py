@@ -11,6 +11,7 @@ import msgspec
 
 from ssmd.config.model import (
     CacheConfig,
+    Endpoints,
     Environment,
     JournalConfig,
     StorageConfig,
@@ -99,6 +100,8 @@ async def running(
     env = env or make_env()
     sim_settings = sim_settings or SimSettings(markets=6, rate=0, lifecycle_interval=0, ping_interval=0.1)
     async with Simulator(sim_settings, record_frames=True) as sim:
+        if env.endpoints.rest is None:  # REST reads (order-book fallback) go to this simulator
+            env = msgspec.structs.replace(env, endpoints=Endpoints(ws=env.endpoints.ws, rest=sim.rest_url))
         backends = await open_backends(env)
         tickers = sim.trading_tickers()[:markets] if markets else ()
         connector = Connector(env, backends, ws_url=kwargs.pop("ws_url", sim.ws_url), settings=settings,

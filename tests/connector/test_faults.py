@@ -133,3 +133,23 @@ async def test_bad_frames_go_to_the_dead_letter_subject_and_capture_goes_on() ->
         trades = await h.messages("t.kalshi.trade.>")
         assert trades and all(parse_record_subject(m.subject)[3] in h.sim.trading_tickers() for m in trades)
         assert not h.connector.gaps.open and h.connector.connections[0].reconnects == 0
+
+
+async def test_refused_resnapshot_falls_back_to_the_rest_book() -> None:
+    async with running(markets=2) as h:
+        await h.live()
+        await h.sim.pump(100)
+        await h.settle()
+        h.sim.refuse_snapshots(1)
+        h.sim.skip_seq("orderbook_delta", 1)
+        await h.sim.pump(200)
+        await h.settle()
+        await until(lambda: h.connector.rest_books.published == 2, what="two books read from REST")
+        books = [capnp_decode("orderbook", m.data) for m in await h.messages("t.kalshi.orderbook.>")]
+        from_rest = [b for b in books if isinstance(b, OrderbookSnapshot) and b.sid == 0]
+        assert sorted(b.ticker for b in from_rest) == sorted(h.sim.trading_tickers()[:2])
+        for book in from_rest:
+            yes, no = h.sim.book(book.ticker)
+            assert (dict(book.yes), dict(book.no)) == (yes, no)  # the exchange's book when REST answered
+        session = h.connector.connections[0].session
+        assert session is not None and session.resync == {}  # the deltas that follow count again

@@ -39,7 +39,7 @@ def started(markets: list[str]) -> Session:
     return session
 
 
-def test_orderbook_gap_asks_for_snapshots_and_refusal_starts_over() -> None:
+def test_orderbook_gap_asks_for_snapshots_then_rest_and_then_starts_over() -> None:
     session = started(["A", "B"])
     session.on_gap(SeqGap(sid=2, expected=4, received=6, at_ns=9))
     (cmd,) = sent(session)
@@ -51,6 +51,11 @@ def test_orderbook_gap_asks_for_snapshots_and_refusal_starts_over() -> None:
                                     "msg": {"code": 13, "msg": "Unsupported action"}}))
     assert isinstance(error, wire.Error)
     session.on_error(error, 10)
+    assert sent(session) == []  # the books are read from REST first
+    assert session.rest_books == [(2, ("A", "B"), "get_snapshot refused: error 13: Unsupported action")]
+    session.rest_book_done(2, "A")
+    assert session.resync == {"B": 2}
+    session.rest_books_failed(2, "REST: HTTP 500", 11)  # B's book could not be read either
     unsub, resub = sent(session)
     assert unsub["cmd"] == "unsubscribe" and unsub["params"]["sids"] == [2]
     assert resub["cmd"] == "subscribe" and resub["params"]["market_tickers"] == ["A", "B"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,11 +21,22 @@ from ssmd.resources import schemas_dir
 RECORDS: list[Record] = [
     Trade(ts=1784475900544000000, received_at=1784475900545123456, ticker="KXBTCD-26JUL2317-T118999.99",
           trade_id="9c1f0a52", price=9990, size=11, side="no", sid=2, seq=2574, is_block_trade=True),
+    Trade(ts=1732579880000000000, received_at=2, ticker="A", trade_id="derived-0f3a", price=1200, size=100,
+          side="yes", sid=2, seq=7, source="rest", trade_id_derived=True),
     Ticker(ts=1, received_at=2, ticker="A", price=None, yes_bid=0, yes_ask=10000, yes_bid_size=0,
            yes_ask_size=None, last_trade_size=11, volume=223348748, open_interest=None, dollar_volume=-5,
            dollar_open_interest=309350, sid=1),
+    Ticker(ts=1, received_at=2, ticker="A", price=12, yes_bid=None, yes_ask=None, yes_bid_size=None,
+           yes_ask_size=None, last_trade_size=None, volume=None, open_interest=None, dollar_volume=None,
+           dollar_open_interest=None, sid=1, market_id="2ee24704-7e13-4248-97f5-3b7ffabf4325", clock=6598272994),
+    Ticker(ts=1, received_at=2, ticker="A", price=12, yes_bid=None, yes_ask=None, yes_bid_size=None,
+           yes_ask_size=None, last_trade_size=None, volume=None, open_interest=None, dollar_volume=None,
+           dollar_open_interest=None, sid=1, market_id="", clock=0),
     OrderbookSnapshot(ts=1, received_at=2, ticker="B", yes=((6100, 12000), (6300, 1550)), no=(), sid=5, seq=1),
+    OrderbookSnapshot(ts=1, received_at=2, ticker="B", yes=(), no=((3500, 1),), sid=5, seq=1,
+                      market_id="0f6f2c1e-52a4-4e55-9d1b-2c7b0e0a3f11"),
     OrderbookDelta(ts=1, received_at=2, ticker="B", side="yes", price=6300, delta=-1550, sid=5, seq=2),
+    OrderbookDelta(ts=1, received_at=2, ticker="B", side="no", price=6300, delta=5, sid=5, seq=3, market_id=""),
     Lifecycle(ts=1, received_at=2, ticker="M", kind="market_lifecycle_v2", event_type="determined", sid=1,
               seq=279597, determination_ts=1784501722, result="no", settlement_value=0),
     Lifecycle(ts=1, received_at=2, ticker="E", kind="event_lifecycle", event_type="event_created", sid=1, seq=3,
@@ -63,15 +76,17 @@ def _optional(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 TRADES = st.builds(Trade, ts=I64, received_at=I64, ticker=TEXT, trade_id=TEXT, price=I64, size=I64,
-                   side=SIDES, sid=U32, seq=U64, is_block_trade=st.booleans())
-TICKERS = st.builds(Ticker, ts=I64, received_at=I64, ticker=TEXT, sid=U32,
+                   side=SIDES, sid=U32, seq=U64, is_block_trade=st.booleans(),
+                   source=st.sampled_from(["ws", "rest"]), trade_id_derived=st.booleans())
+TICKERS = st.builds(Ticker, ts=I64, received_at=I64, ticker=TEXT, sid=U32, market_id=_optional(TEXT),
+                    clock=_optional(I64),
                     **{name: _optional(I64) for name in (
                         "price", "yes_bid", "yes_ask", "yes_bid_size", "yes_ask_size", "last_trade_size",
                         "volume", "open_interest", "dollar_volume", "dollar_open_interest")})
 SNAPSHOTS = st.builds(OrderbookSnapshot, ts=I64, received_at=I64, ticker=TEXT, yes=LEVELS, no=LEVELS,
-                      sid=U32, seq=U64)
+                      sid=U32, seq=U64, market_id=_optional(TEXT))
 DELTAS = st.builds(OrderbookDelta, ts=I64, received_at=I64, ticker=TEXT, side=SIDES, price=I64, delta=I64,
-                   sid=U32, seq=U64)
+                   sid=U32, seq=U64, market_id=_optional(TEXT))
 LIFECYCLES = st.builds(Lifecycle, ts=I64, received_at=I64, ticker=TEXT, kind=TEXT, event_type=TEXT, sid=U32,
                        seq=U64, open_ts=_optional(I64), close_ts=_optional(I64), determination_ts=_optional(I64),
                        settled_ts=_optional(I64), result=_optional(TEXT), settlement_value=_optional(I64),
@@ -135,14 +150,14 @@ def test_examples_match_pycapnp(record: Record) -> None:
     _check_against_pycapnp(record)
 
 
-@pytest.mark.parametrize("levels", [505, 506, 507, 2000])
+@pytest.mark.parametrize("levels", [504, 505, 506, 2000])
 def test_snapshot_at_the_segment_limit(levels: int) -> None:
-    # 506 levels fill pycapnp's first segment (1024 words) exactly; 507 spill into a second one.
+    # 504 levels are the most pycapnp's first segment (1024 words) holds; 505 spill into a second one.
     yes = tuple((i, -i) for i in range(levels))
     record = OrderbookSnapshot(ts=1, received_at=2, ticker="x", yes=yes, no=(), sid=1, seq=1)
     data = encode(record)
     assert data == reference_encode(record)
-    assert _segments(data) == (1 if levels <= 505 else 2)
+    assert _segments(data) == (1 if levels <= 504 else 2)
     assert decode("orderbook", data) == record
 
 
@@ -229,7 +244,7 @@ TRADE_BYTES = encode(RECORDS[0])
     (b"", "root pointer"),
     (TRADE_BYTES[:-8] + b"\xff" + TRADE_BYTES[-7:], "tradeId: text not NUL-terminated"),
     (TRADE_BYTES[:-16] + b"\xff" + TRADE_BYTES[-15:], "tradeId: text is not UTF-8"),
-    (TRADE_BYTES[:68] + b"\xfa\xff\xff\xff" + TRADE_BYTES[72:], "ticker: text out of bounds"),  # its length
+    (TRADE_BYTES[:76] + b"\xfa\xff\xff\xff" + TRADE_BYTES[80:], "ticker: text out of bounds"),  # its length
 ], ids=["truncated", "torn header", "empty", "no NUL", "bad utf-8", "text past the end"])
 def test_malformed_trade_names_the_reason(data: bytes, reason: str) -> None:
     with pytest.raises(DataError, match=f"cannot decode trade record .*({reason})"):
@@ -241,7 +256,7 @@ def test_reads_messages_of_a_newer_schema_version(tmp_path: Path) -> None:
 
     newer = (schemas_dir() / "trade.capnp").read_text()
     newer = newer.replace("@0xd1a6f3c1b2e4a701;", "@0xd1a6f3c1b2e4a7f1;").replace(
-        "  isBlockTrade @9 :Bool;\n", "  isBlockTrade @9 :Bool;\n  venue @10 :Text;\n  fee @11 :Int64;\n")
+        "  tradeIdDerived @11 :Bool;\n", "  tradeIdDerived @11 :Bool;\n  venue @12 :Text;\n  fee @13 :Int64;\n")
     (tmp_path / "trade_v2.capnp").write_text(newer)
     message = capnp.load(str(tmp_path / "trade_v2.capnp")).Trade.new_message()
     expected = RECORDS[0]
@@ -249,10 +264,63 @@ def test_reads_messages_of_a_newer_schema_version(tmp_path: Path) -> None:
     for field, value in {"ts": expected.ts, "receivedAt": expected.received_at, "ticker": expected.ticker,
                          "tradeId": expected.trade_id, "price": expected.price, "size": expected.size,
                          "side": expected.side, "sid": expected.sid, "seq": expected.seq,
-                         "isBlockTrade": expected.is_block_trade}.items():
+                         "isBlockTrade": expected.is_block_trade, "source": expected.source,
+                         "tradeIdDerived": expected.trade_id_derived}.items():
         setattr(message, field, value)
     message.venue = "X"
     message.fee = 7
     data = bytes(message.to_bytes())
     assert data != encode(expected)  # a wider struct: not the shape the generated decoder reads
     assert decode("trade", data) == expected
+
+
+# --- v1 messages written before the appended fields still read, with the defaults ---
+
+_APPENDED = {
+    "trade": ("Trade", ["  source @10 :Source;\n", "  tradeIdDerived @11 :Bool;\n"]),
+    "ticker": ("Ticker", ["  marketId @24 :Text;\n", "  hasMarketId @25 :Bool;\n", "  clock @26 :Int64;\n",
+                          "  hasClock @27 :Bool;\n"]),
+    "orderbook": ("OrderbookUpdate", ["  marketId @10 :Text;\n", "  hasMarketId @11 :Bool;\n"]),
+}
+
+
+@cache
+def _first_v1(record_type: str) -> Any:
+    """The schema as v1 was first published: without the appended fields (loaded once: pycapnp
+    refuses a second file with the same id)."""
+    import capnp
+
+    name, appended = _APPENDED[record_type]
+    text = (schemas_dir() / f"{record_type}.capnp").read_text()
+    for line in appended:
+        assert line in text
+        text = text.replace(line, "")
+    text = text.replace("0xd1a6f3c1b2e4a7", "0xd1a6f3c1b2e4b7")  # its own file id
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{record_type}_first.capnp"
+        path.write_text(text)
+        return getattr(capnp.load(str(path)), name)
+
+
+def test_first_v1_messages_read_with_the_new_fields_defaulted() -> None:
+    trade = _first_v1("trade").new_message(ts=1, receivedAt=2, ticker="T", tradeId="t", price=5,
+                                                      size=100, side="no", sid=1, seq=9)
+    assert decode("trade", bytes(trade.to_bytes())) == Trade(
+        ts=1, received_at=2, ticker="T", trade_id="t", price=5, size=100, side="no", sid=1, seq=9)
+    ticker = _first_v1("ticker").new_message(ts=1, receivedAt=2, ticker="T", sid=1, price=7,
+                                                       hasPrice=True)
+    got = decode("ticker", bytes(ticker.to_bytes()))
+    assert isinstance(got, Ticker)
+    assert (got.price, got.market_id, got.clock) == (7, None, None)
+    book = _first_v1("orderbook").new_message(ts=1, receivedAt=2, ticker="B", sid=4, seq=2)
+    book.init("delta").price = 6300
+    got = decode("orderbook", bytes(book.to_bytes()))
+    assert isinstance(got, OrderbookDelta)
+    assert (got.price, got.market_id) == (6300, None)
+
+
+def test_new_fields_are_ignored_by_first_v1_readers() -> None:
+    record = RECORDS[1]
+    assert isinstance(record, Trade)
+    with _first_v1("trade").from_bytes(encode(record)) as old:
+        assert (old.tradeId, old.price, old.seq) == (record.trade_id, record.price, record.seq)

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from tests.servers import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPONENTS = ("connector", "archiver", "gateway", "secmaster", "worker")
+COMPONENTS = ("connector", "archiver", "gateway", "secmaster", "healer", "worker")
 
 
 def require_tool(name: str) -> str:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ssmd.fixed import format_count, format_price
-from ssmd.kalshi.normalize import Problem, normalize
+from ssmd.kalshi.normalize import Problem, derived_trade_id, normalize
 from ssmd.kalshi.wire import decode
 from ssmd.records import Lifecycle, OrderbookDelta, OrderbookSnapshot, Ticker, Trade
 
@@ -102,3 +102,47 @@ def test_undecodable_becomes_problem() -> None:
 
 def test_control_messages_have_no_records() -> None:
     assert normalize(decode(b'{"id":1,"type":"subscribed","msg":{"channel":"trade","sid":2}}'), RECV) == []
+
+
+def test_trade_without_trade_id_gets_a_stable_derived_id() -> None:
+    legacy = {"trade_id": None, "yes_price_dollars": None, "count_fp": None, "taker_outcome_side": None,
+              "yes_price": 12, "count": 5, "taker_side": "yes", "ts_ms": None, "ts": 1732579882}
+    first, again = one(trade(**legacy)), one(trade(**legacy))
+    assert isinstance(first, Trade) and isinstance(again, Trade)
+    assert first.trade_id_derived and first.trade_id == again.trade_id
+    assert first.trade_id.startswith("derived-") and len(first.trade_id) == len("derived-") + 32
+    assert derived_trade_id("KX-1.5", 1732579882 * 10**9, 1200, 500, "yes", 2, 7) == first.trade_id
+    # the same content in the current string form is the same trade
+    current = one(trade(trade_id="", yes_price_dollars="0.1200", count_fp="5.00", ts_ms=None, ts=1732579882))
+    assert isinstance(current, Trade) and current.trade_id == first.trade_id and current.trade_id_derived
+    # an equal trade later in the stream is another trade
+    later = one({**trade(**legacy), "seq": 8})
+    assert isinstance(later, Trade) and later.trade_id != first.trade_id
+    plain = one(trade())
+    assert isinstance(plain, Trade) and (plain.trade_id, plain.trade_id_derived, plain.source) == ("t1", False, "ws")
+
+
+def test_rfc3339_times_are_exact_to_the_nanosecond() -> None:
+    d = one({"type": "orderbook_delta", "sid": 5, "seq": 2, "msg": {
+        "market_ticker": "M", "price_dollars": "0.5000", "delta_fp": "1.00", "side": "yes",
+        "ts": "2026-01-01T12:00:00.539836022Z"}})
+    assert isinstance(d, OrderbookDelta) and d.ts % 10**9 == 539836022
+    assert d.ts == 1767268800_539836022
+    t = one({"type": "ticker", "sid": 1, "msg": {"market_ticker": "M", "time": "2026-01-01T12:00:00.000000001Z"}})
+    assert isinstance(t, Ticker) and t.ts == 1767268800_000000001
+    bad = problem({"type": "orderbook_delta", "sid": 5, "seq": 2, "msg": {
+        "market_ticker": "M", "price_dollars": "0.5000", "delta_fp": "1.00", "side": "yes", "ts": "yesterday"}})
+    assert bad.error_type == "bad_value" and "ts" in bad.reason
+
+
+def test_market_id_and_clock_are_kept() -> None:
+    uuid = "0f6f2c1e-52a4-4e55-9d1b-2c7b0e0a3f11"
+    t = one({"type": "ticker", "sid": 1, "msg": {"market_ticker": "M", "market_id": uuid, "Clock": 6598272994}})
+    assert isinstance(t, Ticker) and (t.market_id, t.clock) == (uuid, 6598272994)
+    bare = one({"type": "ticker", "sid": 1, "msg": {"market_ticker": "M", "market_id": ""}})
+    assert isinstance(bare, Ticker) and (bare.market_id, bare.clock) == (None, None)
+    s = one({"type": "orderbook_snapshot", "sid": 4, "seq": 1, "msg": {"market_ticker": "M", "market_id": uuid}})
+    assert isinstance(s, OrderbookSnapshot) and s.market_id == uuid
+    d = one({"type": "orderbook_delta", "sid": 4, "seq": 2, "msg": {
+        "market_ticker": "M", "market_id": uuid, "price_dollars": "0.5000", "delta_fp": "1.00", "side": "no"}})
+    assert isinstance(d, OrderbookDelta) and d.market_id == uuid

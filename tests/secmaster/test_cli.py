@@ -68,6 +68,8 @@ def test_sync_then_list_show_search_export(data_dir: Path, capsys: pytest.Captur
     shown = dict(line.split(None, 1) for line in out.splitlines())
     assert shown["ticker"] == first["ticker"]
     assert shown["status"] == first["status"]
+    assert shown["fee_type"] == "quadratic" and shown["fee_multiplier"] == "1.0"
+    assert shown["tick_size_dollars"] in ("0.0100", "0.0010")
 
     word = first["series_ticker"].lower()
     code, out, _ = _run(capsys, "search", "kalshi-local", word, "--json")

@@ -110,3 +110,37 @@ def test_delta_says_what_to_subscribe_and_unsubscribe() -> None:
     change = delta({"A", "B"}, {"B", "C"})
     assert (change.add, change.remove) == (["C"], ["A"])
     assert not delta({"A"}, {"A"})
+
+
+def test_created_and_structure_updates_carry_tick_size_ranges_and_fees() -> None:
+    ranges = [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]
+    info = EventInfo(series_ticker="KXBTCD", category="Crypto", title="BTC 6pm", fee_type="quadratic",
+                     fee_multiplier=1.0, fee_type_override="flat", fee_multiplier_override=0.5)
+    created = apply_lifecycle(None, lifecycle(TICKER, "created", metadata={
+        "price_level_structure": "linear_cent", "price_ranges": ranges,
+        "additional_metadata": {"event_ticker": "KXBTCD-26JUL2318"}}), info)
+    assert created is not None
+    assert (created.tick_size_dollars, created.price_ranges) == ("0.0100", msgspec.json.encode(ranges).decode())
+    assert (created.fee_type, created.fee_multiplier, created.fee_type_override, created.fee_multiplier_override) == (
+        "quadratic", 1.0, "flat", 0.5)
+    tapered = [{"start": "0.0000", "end": "0.1000", "step": "0.0010"},
+               {"start": "0.1000", "end": "0.9000", "step": "0.0100"},
+               {"start": "0.9000", "end": "1.0000", "step": "0.0010"}]
+    updated = apply_lifecycle(created, lifecycle(TICKER, "price_level_structure_updated", metadata={
+        "price_level_structure": "tapered_deci_cent", "price_ranges": tapered}))
+    assert updated is not None and updated.price_level_structure == "tapered_deci_cent"
+    assert updated.tick_size_dollars == "0.0010" and updated.price_ranges == msgspec.json.encode(tapered).decode()
+    bare = apply_lifecycle(created, lifecycle(TICKER, "price_level_structure_updated", metadata={
+        "price_level_structure": "deci_cent"}))
+    assert bare is not None and (bare.tick_size_dollars, bare.price_ranges) == ("0.0010", None)
+
+
+def test_tick_size_prefers_rest_then_ranges_then_structure() -> None:
+    from ssmd.kalshi.rest import PriceRange
+    from ssmd.secmaster.model import tick_size
+
+    assert tick_size(1, None, "deci_cent") == "0.0100"
+    assert tick_size(None, [PriceRange(step="0.0100"), PriceRange(step="0.0010")], "linear_cent") == "0.0010"
+    assert tick_size(None, [PriceRange(step="bad"), PriceRange(step="0")], "linear_cent") == "0.0100"
+    assert tick_size(None, None, "banded_centi_cent") is None
+    assert tick_size(None, None, None) is None
