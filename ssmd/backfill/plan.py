@@ -21,8 +21,8 @@ from ssmd.errors import SsmdError
 Tier = Literal["live", "historical"]
 Interval = tuple[int, int]
 
-WHATS: tuple[str, ...] = ("trades", "candles", "settlements")
-DEFAULT_WHAT = "trades,candles,settlements"
+WHATS: tuple[str, ...] = ("trades", "candles", "settlements", "markets")
+DEFAULT_WHAT = "trades,candles,settlements,markets"
 PERIODS: dict[str, int] = {"1m": 1, "1h": 60, "1d": 1440}
 """Candle period → Kalshi's ``period_interval`` (minutes)."""
 DEFAULT_PERIODS = "1m"
@@ -45,9 +45,6 @@ def _split(text: str) -> list[str]:
 def parse_what(text: str) -> tuple[str, ...]:
     """``trades,candles`` → the datasets asked for, in ``WHATS`` order."""
     asked = _split(text)
-    if "markets" in asked:
-        raise SsmdError(f"--what {text!r}: the facts of settled markets are in 'settlements'; "
-                        "the metadata of listed markets comes from `ssmd secmaster sync`")
     unknown = [w for w in asked if w not in WHATS]
     if unknown or not asked:
         raise SsmdError(f"--what {text!r}: use a comma-separated list of {', '.join(WHATS)}")

@@ -19,6 +19,7 @@ from ssmd.backfill import plan
 from ssmd.backfill.checkpoint import Checkpoints
 from ssmd.backfill.convert import settlement
 from ssmd.backfill.fetch import Target, fetch_candles, historical_cutoff, resolve
+from ssmd.backfill.markets import backfill_markets
 from ssmd.backfill.plan import Interval, Tier
 from ssmd.backfill.store import Dedup, Writer
 from ssmd.clock import Clock, SystemClock, rfc3339
@@ -185,7 +186,7 @@ class _Run:
         end = min(req.end_ns, self.clock.now_ns())
         targets = await resolve(self.rest, symbols=req.symbols, series=req.series, event=req.event,
                                 start_ns=req.start_ns, end_ns=max(end, req.start_ns + 1),
-                                need_series="candles" in req.what or "settlements" in req.what)
+                                need_series=bool({"candles", "settlements", "markets"} & set(req.what)))
         cutoff = await historical_cutoff(self.rest)
         tickers = {t.ticker for t in targets}
         self.dedup = Dedup(self.env, self.storage, tickers)
@@ -194,7 +195,7 @@ class _Run:
         jobs, resumed = plan_jobs(self.env, targets, clipped, cutoff, self.checkpoints) if end > req.start_ns \
             else ([], 0)
         self.state.markets = len(targets)
-        self.state.chunks_total = len(jobs) + ("settlements" in req.what)
+        self.state.chunks_total = len(jobs) + ("settlements" in req.what) + ("markets" in req.what)
         self._tick()
         queue: asyncio.Queue[Job] = asyncio.Queue()
         for job in jobs:
@@ -206,13 +207,17 @@ class _Run:
             await self._settlements(targets)
             self._tick(chunks=1)
         await self.writer.flush()
+        if "markets" in req.what:
+            added, known = await backfill_markets(self.env, self.storage, self.rest, targets, self.clock.now_ns())
+            self.writer.rows["markets"] = added
+            self.duplicates["markets"] = known
+            self._tick(added, chunks=1)
         seconds = time.monotonic() - started
         written = dict(self.writer.rows)
-        rows = {name: written.get(kind, 0) for name, kind in (("trades", "trade"), ("candles", "candles"),
-                                                              ("settlements", "settlements")) if name in req.what}
-        dups = {name: self.duplicates.get(kind, 0) for name, kind in (("trades", "trade"), ("candles", "candles"),
-                                                                     ("settlements", "settlements"))
-                if name in req.what}
+        datasets = (("trades", "trade"), ("candles", "candles"), ("settlements", "settlements"),
+                    ("markets", "markets"))
+        rows = {name: written.get(kind, 0) for name, kind in datasets if name in req.what}
+        dups = {name: self.duplicates.get(kind, 0) for name, kind in datasets if name in req.what}
         total = sum(rows.values())
         return Summary(env=self.env.name, start=rfc3339(req.start_ns), end=rfc3339(req.end_ns),
                        cutoff=None if cutoff is None else rfc3339(cutoff), markets=len(targets), chunks=len(jobs),

@@ -78,7 +78,8 @@ def backfill(
     event
         Every market of this event.
     what
-        Datasets, comma-separated: trades, candles, settlements.
+        Datasets, comma-separated: trades, candles, settlements, markets (past markets into the
+        secmaster's history).
     period
         Candle periods, comma-separated: 1m, 1h, 1d.
     rate

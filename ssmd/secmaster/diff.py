@@ -17,7 +17,7 @@ import msgspec
 from ssmd.secmaster.model import DIFF_FIELDS, SecMarket
 
 ChangeType = Literal["market_added", "market_updated", "market_settled", "market_removed"]
-Source = Literal["sync", "lifecycle", "sweep"]
+Source = Literal["sync", "lifecycle", "sweep", "backfill"]
 
 
 class FieldChange(msgspec.Struct, frozen=True):

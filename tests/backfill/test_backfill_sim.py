@@ -163,11 +163,26 @@ async def test_backfill_both_tiers_exactly_once(sim: Simulator, tmp_path: Path) 
     assert {g["ticker"]: (g["result"], g["value"]) for g in got} == {
         t: (m.result, format_price(m.settlement_value or 0)) for t, m in settled.items()}
 
+    # markets: each one in the secmaster's history, valid from its open time, the old ones included
+    history = await _query(env_file, "SELECT ticker, status, result, series_ticker, source, change, "
+                                     "epoch_ns(valid_from) AS valid_from FROM market_history")
+    assert summary["rows"]["markets"] == summary["markets"] == len(history)
+    by_ticker = {h["ticker"]: h for h in history}
+    assert set(settled) <= set(by_ticker)
+    for ticker, m in settled.items():
+        h = by_ticker[ticker]
+        assert (h["status"], h["result"], h["series_ticker"], h["source"], h["change"]) == (
+            "finalized", m.result, SERIES, "backfill", "market_added")
+        assert h["valid_from"] == m.open_ns // 1000 * 1000
+    as_of = await _query(env_file, "SELECT ticker FROM markets_as_of(now() - INTERVAL 47 HOUR)")
+    assert {a["ticker"] for a in as_of} <= set(by_ticker) and as_of  # the past knows its markets
+
     # a rerun of the finished range writes nothing and fetches no chunk
     code, again = await _cli("data", "backfill", "--env", env_file, "--series", SERIES, "--from", start,
                              "--to", end, "--period", "1m,1h", "--json")
     assert code == 0
-    assert again["rows"] == {"trades": 0, "candles": 0, "settlements": 0} and again["chunks"] == 0
+    assert again["rows"] == {"trades": 0, "candles": 0, "settlements": 0, "markets": 0} and again["chunks"] == 0
+    assert again["duplicates"]["markets"] == summary["markets"]
     assert again["chunks_resumed"] == summary["chunks"]
 
 

@@ -35,10 +35,9 @@ def test_what_and_period() -> None:
     assert plan.parse_what("candles,trades") == ("trades", "candles")
     assert plan.parse_what(plan.DEFAULT_WHAT) == plan.WHATS
     assert plan.parse_periods("1d, 1m") == ("1m", "1d")
-    with pytest.raises(SsmdError, match=r"^--what 'trades,quotes': use .*trades, candles, settlements$"):
+    assert plan.parse_what("markets,trades") == ("trades", "markets")
+    with pytest.raises(SsmdError, match=r"^--what 'trades,quotes': use .*trades, candles, settlements, markets$"):
         plan.parse_what("trades,quotes")
-    with pytest.raises(SsmdError, match=r"^--what 'markets': the facts of settled markets are in 'settlements'"):
-        plan.parse_what("markets")
     with pytest.raises(SsmdError, match=r"^--period '5m'"):
         plan.parse_periods("5m")
 
