@@ -12,20 +12,12 @@ from __future__ import annotations
 
 from ssmd.backfill.datasets import Candle, Settlement
 from ssmd.kalshi.marketdata import Candle as RestCandle
-from ssmd.kalshi.marketdata import CandleQuote, rfc3339_ns
+from ssmd.kalshi.marketdata import CandleQuote
 from ssmd.kalshi.rest import Market
 from ssmd.kalshi.rest_records import optional_count, optional_price
+from ssmd.secmaster.model import parse_time_ns
 
 SETTLED = frozenset({"finalized", "settled"})
-
-
-def optional_time(text: str | None) -> int | None:
-    if not text:
-        return None
-    try:
-        return rfc3339_ns(text)
-    except ValueError:
-        return None
 
 
 def _ohlc(q: CandleQuote, where: str) -> tuple[int | None, int | None, int | None, int | None]:
@@ -61,8 +53,8 @@ def settlement(m: Market, series_ticker: str, received_at: int) -> Settlement | 
     if not is_settled(m):
         return None
     where = f"market {m.ticker}"
-    settled = optional_time(m.settlement_ts)
-    determined = optional_time(getattr(m, "determination_time", None))
+    settled = parse_time_ns(m.settlement_ts)
+    determined = parse_time_ns(getattr(m, "determination_time", None))
     timer = m.settlement_timer_seconds
     if determined is None and settled is not None and timer is not None:
         determined = settled - timer * 1_000_000_000
@@ -71,7 +63,7 @@ def settlement(m: Market, series_ticker: str, received_at: int) -> Settlement | 
         title=m.title, status=m.status, result=m.result,
         settlement_value=optional_price(m.settlement_value_dollars, where),
         determination_ts=determined, settled_ts=settled,
-        open_ts=optional_time(m.open_time), close_ts=optional_time(m.close_time),
+        open_ts=parse_time_ns(m.open_time), close_ts=parse_time_ns(m.close_time),
         expiration_value=m.expiration_value or None,
         volume=optional_count(m.volume_fp, where), open_interest=optional_count(m.open_interest_fp, where),
         received_at=received_at,

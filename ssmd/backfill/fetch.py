@@ -12,10 +12,11 @@ from typing import Any
 import msgspec
 
 from ssmd.backfill import plan
-from ssmd.backfill.convert import candle, optional_time
+from ssmd.backfill.convert import candle
 from ssmd.backfill.datasets import Candle
 from ssmd.backfill.plan import Interval, Tier
 from ssmd.errors import NotFoundError, SsmdError
+from ssmd.secmaster.model import parse_time_ns
 
 _BATCH = 100
 """Tickers per ``tickers=`` filter."""
@@ -38,11 +39,11 @@ class Target(msgspec.Struct, kw_only=True):
 
     @property
     def open_ns(self) -> int | None:
-        return optional_time(self.market.open_time)
+        return parse_time_ns(self.market.open_time)
 
     @property
     def close_ns(self) -> int | None:
-        return optional_time(self.market.close_time)
+        return parse_time_ns(self.market.close_time)
 
 
 async def _collect(pages: Any) -> list[Any]:

@@ -3,6 +3,12 @@
 websockets calls ``process_request`` for every request. Requests under ``/trade-api/v2``
 get a JSON answer (never upgraded); the upgrade at ``/trade-api/ws/v2`` is checked against
 the configured public keys and refused with 401 (or 403 ``Forbidden\\n``) on failure.
+
+REST market-data reads are public, so an unsigned request is served. A signed one (real
+clients sign every request) is verified like Kalshi does unless ``auth`` is ``open``: the
+string to sign is ``timestamp + GET + path`` (the path from ``/trade-api/v2``, no query),
+and a failure answers 401 with Kalshi's nested error body (``authentication_error`` with
+``details`` ``INCORRECT_API_KEY_SIGNATURE`` / ``NOT_FOUND``, or ``header_timestamp_expired``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
 
 REST_PREFIX = "/trade-api/v2"
 TOO_MANY = b'{"error": "too many requests"}'
+_STALE = ("stale timestamp", "timestamp is not in milliseconds")
+_DETAILS = {"bad signature": "INCORRECT_API_KEY_SIGNATURE", "unknown key id": "NOT_FOUND"}
 
 
 def response(status: int, body: bytes, content_type: str = "application/json") -> Response:
@@ -50,23 +58,36 @@ class HttpSide:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.authenticated: dict[ServerConnection, bool] = {}
+        self.rest_verified = 0
+        """Signed REST requests whose signature was checked and good."""
+        self.rest_refused = 0
+        """Signed REST requests refused (401) for a bad key, signature or timestamp."""
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         if url.path == WS_PATH:
             return self._upgrade(connection, request)
         if url.path == REST_PREFIX or url.path.startswith(REST_PREFIX + "/"):
-            return self._rest(unquote(url.path[len(REST_PREFIX):]), _query(url.query))
+            return self._rest(unquote(url.path[len(REST_PREFIX):]), _query(url.query), request.headers, url.path)
         return response(404, b'{"error": {"code": "not_found", "message": "no such path", "details": ""}}')
 
     # -- REST ---------------------------------------------------------------------------
-    def _rest(self, path: str, query: dict[str, str]) -> Response:
+    def _rest(self, path: str, query: dict[str, str], headers: Any, signed_path: str) -> Response:
         sim = self.sim
         sim.rest_requests += 1
         faults = sim.faults
         if faults.rest_fail > 0:
             faults.rest_fail -= 1
             return response(faults.rest_fail_status, TOO_MANY if faults.rest_fail_status == 429 else b"{}")
+        reason = self._check(headers, signed_path)
+        if reason:
+            self.rest_refused += 1
+            sim.log.info("rest request refused", path=signed_path, reason=reason)
+            code = "header_timestamp_expired" if reason in _STALE else "authentication_error"
+            body = {"error": {"code": code, "message": reason, "details": _DETAILS.get(reason, "")}}
+            return response(401, msgspec.json.encode(body))
+        if reason is None and sim.settings.auth != "open":
+            self.rest_verified += 1
         if not sim.bucket.take(sim.loop_time(), sim.settings.rest_cost):
             sim.rest_throttled += 1
             return response(429, TOO_MANY)
@@ -81,7 +102,7 @@ class HttpSide:
         if self.sim.in_outage():
             self.sim.refused += 1
             return response(503, b"Service Unavailable\n", "text/plain")
-        reason = self._check(request.headers)
+        reason = "refused (fault injection)" if self.sim.faults.refuse_auth else self._check(request.headers)
         if reason is None:
             self.authenticated[connection] = True
             return None
@@ -95,11 +116,10 @@ class HttpSide:
         text = f"401 Unauthorized: {reason or 'missing KALSHI-ACCESS-* headers'}\n"
         return response(settings.refuse_status, text.encode(), "text/plain; charset=utf-8")
 
-    def _check(self, headers: Any) -> str | None:
-        """None when the signature is good, "" when there are no auth headers, else why not."""
+    def _check(self, headers: Any, path: str = WS_PATH) -> str | None:
+        """None when the signature (of ``GET path``) is good, "" when there are no auth
+        headers, else why not."""
         settings = self.sim.settings
-        if self.sim.faults.refuse_auth:
-            return "refused (fault injection)"
         key_id = headers.get(KEY_HEADER)
         stamp = headers.get(TIMESTAMP_HEADER)
         signature = headers.get(SIGNATURE_HEADER)
@@ -120,6 +140,6 @@ class HttpSide:
         now_ms = self.sim.settings.clock.now_ns() // 1_000_000
         if abs(now_ms - ts) > settings.max_skew_seconds * 1000:
             return "stale timestamp"
-        if not verify(key, stamp, "GET", WS_PATH, signature):
+        if not verify(key, stamp, "GET", path, signature):
             return "bad signature"
         return None
