@@ -54,6 +54,11 @@ def part_path(env: Environment, record_type: str, date: str, flush_ns: int, k: i
     return f"{partition_prefix(env, record_type, date)}/part-{flush_ns:019d}-{k:04d}.parquet"
 
 
+def flush_ns_of(name: str) -> int:
+    """The flush time in a part file's name (``part-{ns}-{k}.parquet``)."""
+    return int(name.split("-", 2)[1])
+
+
 def compacted_path(env: Environment, record_type: str, date: str) -> str:
     return f"{partition_prefix(env, record_type, date)}/{COMPACTED_NAME}"
 

@@ -89,9 +89,11 @@ class Buffer:
     def add(self, record: Record, msg: Any, now: float) -> None:
         self.columns.append(record)
         self.acks.append(msg)
-        if msg.seq:
-            self.seqs.add(msg.seq)
-            self.last_seq = max(self.last_seq, msg.seq)
+        seq = msg.seq
+        if seq:
+            self.seqs.add(seq)
+            if seq > self.last_seq:
+                self.last_seq = seq
         if self.oldest is None:
             self.oldest = now
             self.oldest_received = record.received_at

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
+from typing import Any
 
 from ssmd.config.model import ArchiverConfig
 from ssmd.retry import backoff
@@ -83,6 +84,26 @@ class Deduper:
         self.watermark = watermark
         self.known: set[Hashable] = known or set()
         self.duplicates = 0
+
+    def first_deliveries(self, msgs: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+        """``is_duplicate`` for each of a batch of first deliveries (``redelivered`` false),
+        in order: (new, duplicates)."""
+        seen, order, window = self._seen, self._order, self._window
+        new: list[Any] = []
+        dups: list[Any] = []
+        for msg in msgs:
+            seq = msg.seq
+            if seq:
+                if seq in seen:
+                    dups.append(msg)
+                    continue
+                seen.add(seq)
+                order.append(seq)
+                if len(order) > window:
+                    seen.discard(order.popleft())
+            new.append(msg)
+        self.duplicates += len(dups)
+        return new, dups
 
     def is_duplicate(self, seq: int, redelivered: bool, key: Hashable | None = None) -> bool:
         dup = seq in self._seen if seq else False

@@ -109,33 +109,56 @@ class FileStats(msgspec.Struct, kw_only=True):
     """sid → [first seq, last seq, frames with a seq]."""
 
     def add(self, line: RawLine) -> None:
-        self.records += 1
-        t = line.received_at
-        if self.first_received_at is None or t < self.first_received_at:
-            self.first_received_at = t
-        if self.last_received_at is None or t > self.last_received_at:
-            self.last_received_at = t
-        self.counts[line.type] = self.counts.get(line.type, 0) + 1
-        if line.sid is not None and line.seq is not None:
-            key = str(line.sid)
+        self.add_lines([line])
+
+    def add_lines(self, lines: list[RawLine]) -> None:
+        if not lines:
+            return
+        self.records += len(lines)
+        times = [line.received_at for line in lines]
+        first, last = min(times), max(times)
+        if self.first_received_at is None or first < self.first_received_at:
+            self.first_received_at = first
+        if self.last_received_at is None or last > self.last_received_at:
+            self.last_received_at = last
+        counts = self.counts
+        ranges: dict[int, list[int]] = {}
+        for line in lines:
+            counts[line.type] = counts.get(line.type, 0) + 1
+            sid, seq = line.sid, line.seq
+            if sid is not None and seq is not None:
+                rng = ranges.get(sid)
+                if rng is None:
+                    ranges[sid] = [seq, seq, 1]
+                else:
+                    if seq < rng[0]:
+                        rng[0] = seq
+                    if seq > rng[1]:
+                        rng[1] = seq
+                    rng[2] += 1
+        for sid, (lo, hi, n) in ranges.items():
+            key = str(sid)
             rng = self.seq_ranges.get(key)
             if rng is None:
-                self.seq_ranges[key] = [line.seq, line.seq, 1]
+                self.seq_ranges[key] = [lo, hi, n]
             else:
-                rng[0] = min(rng[0], line.seq)
-                rng[1] = max(rng[1], line.seq)
-                rng[2] += 1
+                rng[0], rng[1], rng[2] = min(rng[0], lo), max(rng[1], hi), rng[2] + n
 
 
 class RawFile:
-    """One open raw file: committed zstd frames plus lines waiting for the next flush."""
+    """One open raw file: committed zstd frames plus lines waiting for the next flush.
+
+    A write covers the first ``n`` pending lines (those buffered when it began); lines that
+    arrive while it is in flight wait for the next one.
+    """
 
     def __init__(self, name: str, channel: str, opened: float) -> None:
         self.opened = opened
         self.frames: list[bytes] = []
         self.stats = FileStats(name=name, channel=channel)
         self.pending: list[RawLine] = []
-        self._pending_frame: bytes | None = None
+        self._frame: tuple[int, bytes] | None = None
+        """(n, the zstd frame of the first n pending lines), kept for a retried write."""
 
     @property
     def committed_bytes(self) -> int:
@@ -143,23 +166,27 @@ class RawFile:
 
     def add(self, line: RawLine) -> None:
         self.pending.append(line)
-        self._pending_frame = None
 
-    def next_content(self) -> bytes:
-        """The whole file as it is after the pending lines are flushed."""
-        if self._pending_frame is None:
-            self._pending_frame = compress(encode_lines(self.pending)) if self.pending else b""
-        return b"".join(self.frames) + self._pending_frame
+    def _pending_frame(self, n: int) -> bytes:
+        if self._frame is None or self._frame[0] != n:
+            self._frame = (n, compress(encode_lines(self.pending[:n])) if n else b"")
+        return self._frame[1]
 
-    def commit(self) -> int:
-        """The pending lines are durable: fold them into the file. Returns lines committed."""
-        frame = self._pending_frame if self._pending_frame is not None else compress(encode_lines(self.pending))
-        if self.pending:
+    def next_content(self, n: int | None = None) -> bytes:
+        """The whole file as it is after the first ``n`` (default: all) pending lines are
+        flushed."""
+        frame = self._pending_frame(len(self.pending) if n is None else n)
+        return b"".join([*self.frames, frame])
+
+    def commit(self, n: int | None = None) -> int:
+        """The first ``n`` (default: all) pending lines are durable: fold them into the file.
+        Returns lines committed."""
+        n = len(self.pending) if n is None else n
+        if n:
+            frame = self._pending_frame(n)
             self.frames.append(frame)
-        self.stats.bytes = sum(len(f) for f in self.frames)
-        for line in self.pending:
-            self.stats.add(line)
-        n = len(self.pending)
-        self.pending = []
-        self._pending_frame = None
+            self.stats.bytes += len(frame)
+            self.stats.add_lines(self.pending[:n])
+            del self.pending[:n]
+        self._frame = None
         return n

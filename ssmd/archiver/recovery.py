@@ -28,10 +28,13 @@ from ssmd.log import get_logger
 log = get_logger("archiver")
 
 
-async def watermark(env: Environment, storage: Any, record_type: str, date: str) -> int:
-    """Highest stream sequence in the newest part file of (type, day); 0 if none."""
+async def watermark(env: Environment, storage: Any, record_type: str, date: str, before_ns: int | None = None) -> int:
+    """Highest stream sequence in the newest part file of (type, day) flushed before
+    ``before_ns`` (this run's start: its own files say nothing of what earlier runs left
+    unacked, and redeliveries may come after it wrote newer messages); 0 if none."""
     parts = [i.path for i in await storage.list(layout.partition_prefix(env, record_type, date) + "/")
-             if i.path.rsplit("/", 1)[-1].startswith("part-")]
+             if (name := i.path.rsplit("/", 1)[-1]).startswith("part-")
+             and (before_ns is None or layout.flush_ns_of(name) < before_ns)]
     if not parts:
         return 0
     newest = max(parts)
@@ -62,7 +65,8 @@ async def raw_keys(env: Environment, storage: Any, date: str) -> set[Hashable]:
     return keys
 
 
-async def learn(env: Environment, storage: Any, consumer: str, date: str, dedup: Deduper) -> bool:
+async def learn(env: Environment, storage: Any, consumer: str, date: str, dedup: Deduper,
+                before_ns: int | None = None) -> bool:
     """Teach ``dedup`` what earlier runs wrote for (consumer, day); False if storage could
     not be read (then redeliveries are judged by this run's memory; compaction removes
     any leftover duplicate rows)."""
@@ -70,7 +74,7 @@ async def learn(env: Environment, storage: Any, consumer: str, date: str, dedup:
         if consumer == "raw":
             dedup.known |= await raw_keys(env, storage, date)
         else:
-            dedup.watermark = max(dedup.watermark, await watermark(env, storage, consumer, date))
+            dedup.watermark = max(dedup.watermark, await watermark(env, storage, consumer, date, before_ns))
     except Exception as exc:
         log.warning("cannot read back the archive to de-duplicate", date=date, error=str(exc))
         return False

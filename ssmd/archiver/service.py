@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -20,11 +21,10 @@ from ssmd.archiver import recovery
 from ssmd.archiver.manifest import add_gap
 from ssmd.archiver.parquet import Batch, Buffer
 from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
-from ssmd.archiver.raw import line_from_message
 from ssmd.archiver.sinks import ManifestStore, RawSink, write_batches
 from ssmd.clock import Clock, SystemClock, rfc3339
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_partition
+from ssmd.day.calendar import DayPartitioner
 from ssmd.errors import TransportError
 from ssmd.log import get_logger
 from ssmd.records import RECORD_TYPES
@@ -36,6 +36,8 @@ ACTIVE: weakref.WeakSet[Archiver] = weakref.WeakSet()
 """Archivers running in this process (``verify_day`` asks them about unwritten data)."""
 
 _gap_decoder = msgspec.json.Decoder(GapInfo)
+_BATCH = 512
+"""Deliveries taken per ``next_batch``."""
 
 
 class Archiver:
@@ -58,6 +60,7 @@ class Archiver:
         self._ready: list[Any] = []
         self._dedup: dict[str, Deduper] = {}
         self._learned: set[tuple[str, str]] = set()
+        self._day = DayPartitioner(env.schedule)
         self._gate = RetryGate()
         self._bytes_written = 0
         self._last_flush_ns = 0
@@ -157,35 +160,72 @@ class Archiver:
 
     # ---- consuming -------------------------------------------------------------------
     async def _consume(self, consumer: str, sub: Any) -> None:
-        handle = self._handle_raw if consumer == "raw" else self._handle_gap if consumer == "gaps" else None
+        """Take deliveries in batches and buffer them in delivery order. A batch of first
+        deliveries goes through in one pass; one holding a redelivery goes message by
+        message (a redelivery may need the archive read back before it can be judged)."""
         dedup = self._dedup.setdefault(consumer, Deduper())
         while True:
             try:
-                msg = await sub.next()
+                batch = await sub.next_batch(_BATCH)
             except StopAsyncIteration:
                 break
             except TransportError:
                 if self._stopping.is_set():
                     break
                 raise
-            key = self._raw_key(msg) if consumer == "raw" else None
-            if msg.redelivered and consumer != "gaps":
-                await self._learn(consumer, msg, dedup)
-            if dedup.is_duplicate(msg.seq, msg.redelivered, key):
-                if not self._is_pending(consumer, msg.seq):
-                    await msg.ack()
+            now = self.clock.monotonic()
+            if any(msg.redelivered for msg in batch):
+                await self._take_one_by_one(consumer, batch, dedup, now)
                 continue
-            if handle is not None:
-                await handle(msg)
+            fresh, duplicates = dedup.first_deliveries(batch)
+            failed: list[tuple[Any, str]] = []
+            if consumer == "raw":
+                self._raw.add_messages(fresh, self._day, now)
             else:
-                await self._handle_record(consumer, msg)
-            self._counters[consumer] = self._counters.get(consumer, 0) + 1
+                failed = self._take(consumer, fresh, now)
+            self._taken(consumer, len(fresh))
+            # Duplicates are judged once the batch is buffered, as they are one by one: a
+            # copy of a message buffered above is still pending, so it is not acked.
+            for msg in duplicates:
+                await self._duplicate(consumer, msg)
+            for msg, error in failed:
+                await self._dead_letter(msg, error)
+
+    async def _take_one_by_one(self, consumer: str, batch: Sequence[Any], dedup: Deduper, now: float) -> None:
+        taken = 0
+        for msg in batch:
+            if msg.redelivered:
+                if consumer != "gaps":
+                    await self._learn(consumer, msg, dedup)
+                dup = dedup.is_duplicate(msg.seq, True, self._raw_key(msg) if consumer == "raw" else None)
+            else:
+                dup = dedup.is_duplicate(msg.seq, False)
+            if dup:
+                await self._duplicate(consumer, msg)
+                continue
+            if consumer == "raw":
+                self._raw.add_messages([msg], self._day, now)
+            else:
+                for failed, error in self._take(consumer, [msg], now):
+                    await self._dead_letter(failed, error)
+            taken += 1
+        self._taken(consumer, taken)
+
+    async def _duplicate(self, consumer: str, msg: Any) -> None:
+        """Already archived: ack it now, unless it is still buffered (then its write acks it)."""
+        if not self._is_pending(consumer, msg.seq):
+            await msg.ack()
+
+    def _taken(self, consumer: str, n: int) -> None:
+        if n:
+            self._counters[consumer] = self._counters.get(consumer, 0) + n
+            self._nudge(consumer)
 
     async def _learn(self, consumer: str, msg: Any, dedup: Deduper) -> None:
         """Before judging a redelivery of day D, read what earlier runs wrote last for D."""
-        date = day_partition(self.env.schedule, int(msg.headers.get("received_at") or msg.ts))
+        date = self._day(int(msg.headers.get("received_at") or msg.ts))
         if (consumer, date) not in self._learned and await recovery.learn(self.env, self._storage, consumer,
-                                                                          date, dedup):
+                                                                          date, dedup, before_ns=self._started):
             self._learned.add((consumer, date))
 
     def _is_pending(self, consumer: str, seq: int) -> bool:
@@ -201,33 +241,33 @@ class Archiver:
     def _raw_key(msg: Any) -> tuple[str, int]:
         return (msg.headers.get("conn", ""), int(msg.headers.get("received_at") or msg.ts))
 
-    async def _handle_raw(self, msg: Any) -> None:
-        line = line_from_message(msg.subject, msg.headers, msg.data, msg.ts)
-        date = day_partition(self.env.schedule, line.received_at)
-        self._raw.add(line, date, msg, self.clock.monotonic())
-        self._nudge(self._raw.pending)
+    def _take(self, consumer: str, msgs: Sequence[Any], now: float) -> list[tuple[Any, str]]:
+        """Buffer records (or gaps); returns the messages that cannot be decoded, with why."""
+        if consumer == "gaps":
+            return [(msg, error) for msg in msgs if (error := self._take_gap(msg)) is not None]
+        failed: list[tuple[Any, str]] = []
+        decode, day, buffers = codec.decode, self._day, self._buffers
+        for msg in msgs:
+            try:
+                record = decode(consumer, msg.data)
+            except Exception as exc:
+                failed.append((msg, f"cannot decode {consumer} record: {exc}"))
+                continue
+            date = day(record.received_at)
+            buf = buffers.get((consumer, date))
+            if buf is None:
+                buf = buffers[(consumer, date)] = Buffer(consumer, date)
+            buf.add(record, msg, now)
+        return failed
 
-    async def _handle_record(self, record_type: str, msg: Any) -> None:
-        try:
-            record = codec.decode(record_type, msg.data)
-        except Exception as exc:
-            await self._dead_letter(msg, f"cannot decode {record_type} record: {exc}")
-            return
-        date = day_partition(self.env.schedule, record.received_at)
-        buf = self._buffers.get((record_type, date))
-        if buf is None:
-            buf = self._buffers[(record_type, date)] = Buffer(record_type, date)
-        buf.add(record, msg, self.clock.monotonic())
-        self._nudge(len(buf))
-
-    async def _handle_gap(self, msg: Any) -> None:
+    def _take_gap(self, msg: Any) -> str | None:
         try:
             gap = _gap_decoder.decode(msg.data)
         except msgspec.DecodeError as exc:
-            await self._dead_letter(msg, f"bad gap message: {exc}")
-            return
+            return f"bad gap message: {exc}"
         self._gaps.append((gap, msg))
         self._wake.set()
+        return None
 
     async def _dead_letter(self, msg: Any, reason: str) -> None:
         self._errors += 1
@@ -238,7 +278,12 @@ class Archiver:
         metrics.DEAD_LETTERS.labels("archiver").inc()
         await msg.ack()
 
-    def _nudge(self, rows: int) -> None:
+    def _nudge(self, consumer: str) -> None:
+        """Wake the flusher when what ``consumer`` buffered has reached ``flush_rows``."""
+        if consumer == "raw":
+            rows = self._raw.pending
+        else:
+            rows = max((len(b) for b in self._buffers.values() if b.type == consumer), default=0)
         if rows >= self.policy.rows:
             self._wake.set()
 
@@ -280,9 +325,9 @@ class Archiver:
             finally:
                 metrics.ARCHIVER_BUFFERED.set(self.buffered)
                 acks, self._ready = self._ready, []
-                for msg in acks:
+                if acks:
                     with contextlib.suppress(Exception):
-                        await msg.ack()
+                        await self.backends.transport.ack_many(acks)
 
     async def _write(self, force: bool, now: float) -> None:
         """Write what is due; every delivery made durable goes to ``self._ready``."""
@@ -310,7 +355,7 @@ class Archiver:
         self._stage = "manifest"
         while self._gaps:
             gap, msg = self._gaps[0]
-            date = day_partition(self.env.schedule, gap.start_ns)
+            date = self._day(gap.start_ns)
             add_gap(await self._manifests.get(date, now_ns), gap)
             self._manifests.touch(date, [msg])
             self._gaps.pop(0)

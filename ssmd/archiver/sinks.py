@@ -6,13 +6,14 @@ everything buffered for a retry. Nothing here reads the clock; times are passed 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ssmd import metrics
 from ssmd.archiver import layout
 from ssmd.archiver import manifest as mf
 from ssmd.archiver.parquet import Batch
-from ssmd.archiver.raw import RawFile, RawLine
+from ssmd.archiver.raw import RawFile, RawLine, line_from_message
 from ssmd.config.model import Environment
 from ssmd.day.calendar import day_bounds
 from ssmd.errors import NotFoundError
@@ -89,19 +90,39 @@ class RawSink:
         self.seqs: set[int] = set()
         self.oldest: float | None = None
         self.oldest_received: int | None = None
-
-    @property
-    def pending(self) -> int:
-        return sum(len(f.pending) for f in self.files.values())
+        self.pending = 0
+        """Lines buffered in all files, not yet written."""
 
     def add(self, line: RawLine, date: str, msg: Any, now: float) -> None:
         """Buffer one frame's line; ``msg`` is acked once its file is written."""
         self.file(date, line.channel, now).add(line)
+        self.pending += 1
         self.acks.append(msg)
         if msg.seq:
             self.seqs.add(msg.seq)
         if self.oldest is None:
             self.oldest, self.oldest_received = now, line.received_at
+
+    def add_messages(self, msgs: Sequence[Any], day: Callable[[int], str], now: float) -> None:
+        """``add`` the line of each raw frame delivery, ``day`` naming its trading day."""
+        if not msgs:
+            return
+        files = self.files
+        first: RawLine | None = None
+        for msg in msgs:
+            line = line_from_message(msg.subject, msg.headers, msg.data, msg.ts)
+            key = (day(line.received_at), line.channel)
+            raw = files.get(key)
+            if raw is None:
+                raw = self.file(key[0], key[1], now)
+            raw.add(line)
+            if first is None:
+                first = line
+        self.pending += len(msgs)
+        self.acks.extend(msgs)
+        self.seqs.update([msg.seq for msg in msgs if msg.seq])
+        if self.oldest is None and first is not None:
+            self.oldest, self.oldest_received = now, first.received_at
 
     def file(self, date: str, channel: str, now: float) -> RawFile:
         found = self.files.get((date, channel))
@@ -110,25 +131,38 @@ class RawSink:
         return found
 
     async def write(self, manifests: ManifestStore, now_ns: int) -> tuple[int, int, list[Any]]:
-        """Write every open file with pending lines. Returns (files, bytes, acks)."""
-        files = written = 0
-        for (date, channel), raw in sorted(self.files.items()):
-            if not raw.pending:
-                continue
-            manifest = await manifests.get(date, now_ns)
-            if not raw.stats.name:
-                n = await next_raw_number(self.storage, self.env, date, channel)
-                raw.stats.name = layout.raw_file_path(self.env, date, channel, n).rsplit("/", 1)[-1]
-            content = raw.next_content()
-            await self.storage.put(f"{layout.raw_day_prefix(self.env, date)}/{raw.stats.name}", content)
-            raw.commit()
-            files += 1
-            written += len(content)
-            mf.put_file(manifest, raw.stats)
-            manifests.touch(date)
+        """Write every open file with pending lines. Returns (files, bytes, acks).
+
+        It covers the lines buffered when it starts: lines added while it awaits storage
+        (the consumers keep running) are written, and their deliveries acked, next time.
+        If a write fails, what it covered stays buffered and unacked.
+        """
+        todo = [(key, raw, len(raw.pending)) for key, raw in sorted(self.files.items()) if raw.pending]
         acks, self.acks = self.acks, []
-        self.seqs = set()
+        seqs, self.seqs = self.seqs, set()
+        oldest, oldest_received = self.oldest, self.oldest_received
         self.oldest = self.oldest_received = None
+        files = written = 0
+        try:
+            for (date, channel), raw, n in todo:
+                manifest = await manifests.get(date, now_ns)
+                if not raw.stats.name:
+                    number = await next_raw_number(self.storage, self.env, date, channel)
+                    raw.stats.name = layout.raw_file_path(self.env, date, channel, number).rsplit("/", 1)[-1]
+                content = raw.next_content(n)
+                await self.storage.put(f"{layout.raw_day_prefix(self.env, date)}/{raw.stats.name}", content)
+                raw.commit(n)
+                self.pending -= n
+                files += 1
+                written += len(content)
+                mf.put_file(manifest, raw.stats)
+                manifests.touch(date)
+        except BaseException:
+            self.acks[:0] = acks
+            self.seqs |= seqs
+            if oldest is not None:
+                self.oldest, self.oldest_received = oldest, oldest_received
+            raise
         return files, written, acks
 
     def rotate(self, should_close: Any, now: float) -> None:

@@ -17,6 +17,7 @@ from ssmd.archiver import Archiver, compact_day, verify_day
 from ssmd.archiver import manifest as mf
 from ssmd.archiver.raw import read_raw
 from ssmd.errors import StorageError
+from ssmd.records import Trade
 from ssmd.status import GapInfo
 from tests.archiver.helpers import (
     DAY,
@@ -113,7 +114,7 @@ async def test_crash_before_ack_redelivers_without_loss_or_duplicates(tmp_path: 
         assert restarted.buffered == 0
 
     trade_ids = [t["trade_id"] for t in _parquet_rows(tmp_path, "trade")]
-    assert sorted(trade_ids) == sorted(r.trade_id for r in first + second if r.TYPE == "trade")
+    assert sorted(trade_ids) == sorted(r.trade_id for r in first + second if isinstance(r, Trade))
     frames = sorted(ln.frame.encode() for ln in _raw_lines(tmp_path))
     assert frames == sorted(frame_for(r) for r in first + second)
 
@@ -215,3 +216,66 @@ async def test_raw_files_rotate_by_size_and_numbering_continues_after_restart(tm
     manifest = mf.decode((day / "manifest.json").read_bytes())
     assert [f.records for f in manifest.files if f.channel == "trade"] == [1, 1]
     assert manifest.record_count == 10
+
+
+async def test_a_batch_mixing_redeliveries_and_new_messages_archives_each_once(tmp_path: Path) -> None:
+    env = make_env(tmp_path, flush_interval_seconds=3600)
+    backends = make_backends(env)
+    first, later = sample_records(n=4), sample_records(ticker="KXLATER", base=T0 + 20_000 * MS, n=3)
+    await publish(env, backends.transport, first)
+    crashed = Archiver(env, backends, ack_wait=0.3)
+    task = asyncio.create_task(crashed.run())
+    await until(lambda: consumed(crashed) == len(first) and crashed.status().counters.get("raw") == len(first))
+    await crashed._write(True, crashed.clock.monotonic())  # written, never acked
+    crashed._ready.clear()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await publish(env, backends.transport, later, start=100)
+    loop = asyncio.get_running_loop()
+    durables = backends.transport._durables.values()
+    await until(lambda: all(deadline <= loop.time() for c in durables for _, deadline in c.pending.values()))
+    # now the first batch of each consumer holds the redeliveries, then the new messages
+
+    restarted = Archiver(env, backends, ack_wait=0.3)
+    async with running(restarted):
+        await until(lambda: consumed(restarted) >= len(later) and restarted.status().counters.get("raw", 0)
+                    >= len(later) and restarted.status().details["duplicates_skipped"] >= 2 * len(first))
+        await restarted.flush()
+        assert restarted.buffered == 0
+    trade_ids = [t["trade_id"] for t in _parquet_rows(tmp_path, "trade")]
+    assert sorted(trade_ids) == sorted(r.trade_id for r in first + later if isinstance(r, Trade))
+    frames = sorted(ln.frame.encode() for ln in _raw_lines(tmp_path))
+    assert frames == sorted(frame_for(r) for r in first + later)
+
+
+class _Delivery:
+    def __init__(self, seq: int, subject: str, data: bytes, headers: dict[str, str]) -> None:
+        self.seq, self.subject, self.data, self.headers = seq, subject, data, headers
+        self.ts, self.redelivered, self.acked = T0, False, False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+class _OneBatch:
+    """A subscription that hands out one batch, then ends."""
+
+    def __init__(self, batch: list[_Delivery]) -> None:
+        self.batch: list[_Delivery] | None = batch
+
+    async def next_batch(self, max_n: int, timeout: float | None = None) -> list[_Delivery]:
+        if self.batch is None:
+            raise StopAsyncIteration
+        batch, self.batch = self.batch, None
+        return batch
+
+
+async def test_a_copy_of_a_message_in_the_same_batch_is_not_acked_before_the_write(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    archiver = Archiver(env, make_backends(env))
+    headers = {"received_at": str(T0), "conn": "c1", "channel": "trade", "type": "trade", "sid": "1", "seq": "1"}
+    original, copy = (_Delivery(7, "t1.kalshi.raw.trade", b"{}", headers) for _ in range(2))
+    await archiver._consume("raw", _OneBatch([original, copy]))
+    assert archiver.buffered == 1 and not original.acked and not copy.acked
+    assert archiver.status().details["duplicates_skipped"] == 1

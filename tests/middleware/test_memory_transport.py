@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+from typing import Any
 
 from ssmd.clock import ManualClock
 from ssmd.middleware.transport.base import StartPosition
@@ -69,3 +71,49 @@ async def test_purge_forgets_matching_messages_and_keeps_sequences() -> None:
     assert await bus.publish("e.kalshi.trade.A", b"3") == 3
     sub = await bus.subscribe("e.>")
     assert [(await sub.next(timeout=1)).data for _ in range(2)] == [b"2", b"3"]
+
+
+async def test_only_the_unacked_message_among_many_acked_is_redelivered() -> None:
+    bus = MemoryTransport("e")
+    bus.publish_batch_nowait([("e.kalshi.trade.A", str(i).encode(), None, None) for i in range(3000)])
+    sub = await bus.subscribe("e.>", durable="d", ack_wait=0.3, max_ack_pending=5000)
+    got: list[Any] = []
+    while len(got) < 3000:
+        got.extend(await sub.next_batch(512, timeout=1))
+    await bus.ack_many(got[:1500])
+    for msg in got[1501:]:
+        await msg.ack()
+    again = await sub.next(timeout=10)
+    assert (again.data, again.redelivered) == (b"1500", True)
+    await again.ack()
+    with contextlib.suppress(TimeoutError):
+        extra = await sub.next(timeout=0.6)
+        raise AssertionError(f"redelivered {extra.data!r} after its ack")
+
+
+async def test_a_shorter_ack_wait_on_resubscribe_applies_to_messages_in_flight() -> None:
+    bus = MemoryTransport("e")
+    for data in (b"a", b"b"):
+        bus.publish_nowait("e.kalshi.trade.A", data)
+    sub = await bus.subscribe("e.>", durable="d", ack_wait=30)
+    first = await sub.next(timeout=1)
+    await sub.close()
+    sub = await bus.subscribe("e.>", durable="d", ack_wait=0.2)
+    second = await sub.next(timeout=1)
+    assert (first.data, second.data) == (b"a", b"b")
+    again = [await sub.next(timeout=10) for _ in range(2)]
+    assert [(m.data, m.redelivered) for m in again] == [(b"a", True), (b"b", True)]
+
+
+async def test_live_views_follow_subscribe_and_close() -> None:
+    bus = MemoryTransport("e")
+    early = await bus.subscribe_latest("e.kalshi.trade.*")
+    gone = await bus.subscribe_latest("e.kalshi.trade.*")
+    bus.publish_batch_nowait([("e.kalshi.trade.A", b"1", None, None), ("e.kalshi.raw.trade", b"r1", None, None)])
+    late = await bus.subscribe_latest("e.kalshi.>")
+    bus.publish_batch_nowait([("e.kalshi.trade.A", b"2", None, None), ("e.kalshi.raw.trade", b"r2", None, None)])
+    await gone.close()
+    bus.publish_nowait("e.kalshi.trade.A", b"3")
+    assert [m.data for m in await early.next_batch(10, timeout=1)] == [b"1", b"2", b"3"]
+    assert [m.data for m in await late.next_batch(10, timeout=1)] == [b"2", b"r2", b"3"]
+    assert [s.data for s in gone._source.queue] == [b"1", b"2"]  # type: ignore[union-attr]

@@ -263,3 +263,78 @@ async def test_close_ends_iteration(open_bus: tuple[str, OpenBus]) -> None:
     await sub.close()
     await asyncio.wait_for(task, 10)
     assert seen == [b"1"]
+
+
+async def _batches(sub: Any, n: int, max_n: int) -> list[Any]:
+    """``n`` messages taken with ``next_batch(max_n)``, unacked."""
+    out: list[Any] = []
+    while len(out) < n:
+        batch = await sub.next_batch(max_n, timeout=10)
+        assert 1 <= len(batch) <= max_n
+        out.extend(batch)
+    return out
+
+
+async def test_next_batch_keeps_order_and_waits_for_the_first(open_bus: tuple[str, OpenBus]) -> None:
+    env, factory = open_bus
+    bus = await factory()
+    for i in range(10):
+        await bus.publish(f"{env}.kalshi.trade.A", bytes([i]))
+    await bus.publish(f"{env}.kalshi.ticker.A", b"not-me")
+    sub = await bus.subscribe(f"{env}.kalshi.trade.>", durable="batches")
+    got = await _batches(sub, 10, 4)
+    assert [m.data for m in got] == [bytes([i]) for i in range(10)]
+    assert not any(m.redelivered for m in got)
+    await bus.ack_many(got)
+    with pytest.raises(TimeoutError):
+        await sub.next_batch(5, timeout=0.3)
+    await bus.publish(f"{env}.kalshi.trade.A", b"late")
+    assert [m.data for m in await sub.next_batch(5, timeout=10)] == [b"late"]
+
+
+async def test_ack_many_settles_exactly_the_acked(open_bus: tuple[str, OpenBus]) -> None:
+    env, factory = open_bus
+    bus = await factory()
+    for i in range(8):
+        await bus.publish(f"{env}.kalshi.trade.A", bytes([i]))
+    sub = await bus.subscribe(f"{env}.>", durable="acker", ack_wait=0.5)
+    got = await _batches(sub, 8, 8)
+    await bus.ack_many([m for m in got if m.data not in (b"\x02", b"\x05")])
+    again = await _batches(sub, 2, 8)
+    assert [(m.data, m.redelivered) for m in again] == [(b"\x02", True), (b"\x05", True)]
+    await bus.ack_many(again)
+    assert await _nothing(sub, 1.0)
+
+
+async def test_unacked_batch_is_redelivered_after_a_crash(open_bus: tuple[str, OpenBus]) -> None:
+    env, factory = open_bus
+    bus = await factory()
+    for i in range(6):
+        await bus.publish(f"{env}.kalshi.trade.A", bytes([i]))
+    sub = await bus.subscribe(f"{env}.>", durable="crashy", ack_wait=0.5)
+    got = await _batches(sub, 6, 6)
+    await bus.ack_many(got[:3])
+    await sub.close()  # the consumer dies holding 3, 4, 5
+    resumed = await (await factory()).subscribe(f"{env}.>", durable="crashy", ack_wait=0.5)
+    again = await _batches(resumed, 3, 6)
+    assert [(m.data, m.redelivered) for m in again] == [(b"\x03", True), (b"\x04", True), (b"\x05", True)]
+    await bus.ack_many(again)
+    assert await _nothing(resumed, 1.0)
+
+
+async def test_next_batch_respects_max_ack_pending(open_bus: tuple[str, OpenBus]) -> None:
+    env, factory = open_bus
+    bus = await factory()
+    sub = await bus.subscribe(f"{env}.>", durable="few", max_ack_pending=3, ack_wait=30)
+    for i in range(10):
+        await bus.publish(f"{env}.kalshi.trade.A", bytes([i]))
+    held = await _batches(sub, 3, 10)
+    assert len(held) == 3 and await _nothing(sub, 0.5)
+    await bus.ack_many(held)
+    rest: list[Any] = []
+    while len(rest) < 7:
+        batch = await sub.next_batch(10, timeout=10)
+        assert len(batch) <= 3
+        await bus.ack_many(batch)
+        rest.extend(batch)
+    assert [m.data for m in held + rest] == [bytes([i]) for i in range(10)]

@@ -10,13 +10,15 @@ Semantics every implementation keeps (proven by tests/middleware/test_transport_
   a message not acked within ``ack_wait`` seconds (or ``nak``-ed) is redelivered with
   ``redelivered=True``. At most ``max_ack_pending`` unacked messages are in flight: a slow
   consumer holds itself back, never the publisher.
+* ``next_batch`` hands out the messages ready now (at least one), and ``ack_many`` acks
+  many at once: the same deliveries and the same redelivery as ``next`` and ``ack`` one by one.
 * ``subscribe_latest`` is an ephemeral, unacked live view that keeps only the newest
   ``buffer`` messages when the reader falls behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, Protocol, Self
 
 import msgspec
@@ -77,6 +79,10 @@ class Subscription(Protocol):
     async def next(self, timeout: float | None = None) -> Message:
         """The next message; ``TimeoutError`` after ``timeout`` seconds."""
         ...
+    async def next_batch(self, max_n: int, timeout: float | None = None) -> Sequence[Message]:
+        """The messages ready now, in order, at most ``max_n`` and at least one: waits for
+        the first like ``next``. Each is acked (or not) on its own, as from ``next``."""
+        ...
     async def close(self) -> None:
         """Stop delivery. A durable consumer keeps its position for the next subscribe."""
         ...
@@ -120,6 +126,21 @@ class Transport(Protocol):
         headers: dict[str, str] | None = None,
         msg_id: str | None = None,
     ) -> int: ...
+
+    async def publish_many(
+        self, items: Sequence[tuple[str, bytes, dict[str, str] | None, str | None]]
+    ) -> list[int]:
+        """Publish ``(subject, data, headers, msg_id)`` items in order (pipelined where the
+        backend can); returns their sequences, as ``publish`` one by one would. On an error
+        the items before the failing one may be stored: their ids make a retry harmless.
+        The header dicts are handed over: the caller never changes them afterwards, and
+        one dict may serve several items."""
+        ...
+
+    async def ack_many(self, messages: Sequence[Message]) -> None:
+        """Ack messages this transport delivered, at once where it can. Same outcome as
+        ``ack`` on each; a failed ack only means that message is redelivered."""
+        ...
 
     async def subscribe(
         self,

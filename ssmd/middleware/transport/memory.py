@@ -13,6 +13,7 @@ import bisect
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ssmd.clock import Clock, SystemClock
 from ssmd.errors import TransportError
@@ -36,9 +37,9 @@ _PURGED = ""
 class MemoryTransport:
     """The embedded transport: one in-process stream for the environment's subjects.
 
-    Header dicts: ``publish``, ``publish_many`` and ``publish_nowait`` store a copy, so the
-    caller may reuse its dict; ``publish_batch_nowait`` (the connector's hot path) stores
-    the dicts it is given, which the caller must not change afterwards. Readers get the
+    Header dicts: ``publish`` and ``publish_nowait`` store a copy, so the caller may reuse
+    its dict; ``publish_many`` and ``publish_batch_nowait`` (the connector's hot path) store
+    the dicts they are given, which the caller must not change afterwards. Readers get the
     stored dict and must not change it either.
     """
 
@@ -70,6 +71,8 @@ class MemoryTransport:
         str, which the garbage collector stops tracking)."""
         self._durables: dict[str, _Consumer] = {}
         self._latest: list[_Latest] = []
+        self._routes: dict[str, list[_Latest]] = {}
+        """subject -> the live views it feeds (rebuilt when a view comes or goes)."""
         self._subs: set[MemorySubscription] = set()
         self._sleepers: set[_Waitable] = set()
         self._valid: set[str] = set()
@@ -96,12 +99,11 @@ class MemoryTransport:
     ) -> int:
         return self.publish_nowait(subject, data, headers, msg_id)
 
-    async def publish_many(
-        self, items: Sequence[tuple[str, bytes, dict[str, str] | None, str | None]]
-    ) -> list[int]:
-        """Publish a batch; returns the sequences (same as ``publish`` one by one)."""
-        nowait = self.publish_nowait
-        return [nowait(subject, data, headers, msg_id) for subject, data, headers, msg_id in items]
+    async def publish_many(self, items: Sequence[Publish]) -> list[int]:
+        """Publish a batch at once; returns the sequences. This is ``publish_batch_nowait``:
+        the header dicts are stored as given, and a batch with an invalid subject raises
+        ``TransportError`` and stores nothing."""
+        return self.publish_batch_nowait(items)
 
     def publish_nowait(
         self,
@@ -129,9 +131,9 @@ class MemoryTransport:
         if self._limited:
             self._retain(now, len(stored.data))
         if self._latest:
-            for latest in self._latest:
-                if latest.match(subject):
-                    latest.queue.append(stored)
+            views = self._routes.get(subject)
+            for view in self._route(subject) if views is None else views:
+                view.queue.append(stored)
         if self._sleepers:
             woken = [s for s in self._sleepers if s.wants(subject)]
             for sleeper in woken:
@@ -165,6 +167,7 @@ class MemoryTransport:
         first = len(msgs)
         next_seq = self._base + first
         latest = self._latest
+        routes = self._routes
         seqs: list[int] = []
         for subject, data, headers, msg_id in items:
             if msg_id is not None:
@@ -180,9 +183,11 @@ class MemoryTransport:
             seqs.append(next_seq)
             next_seq += 1
             if latest:
-                for view in latest:
-                    if view.match(subject):
-                        view.queue.append(stored)
+                views = routes.get(subject)
+                if views is None:
+                    views = self._route(subject)
+                for view in views:
+                    view.queue.append(stored)
         if ids:
             self._dedup_order.append((now, tuple(ids)))
         if self._limited and len(msgs) > first:
@@ -203,6 +208,13 @@ class MemoryTransport:
         if len(self._valid) >= 100_000:
             self._valid.clear()
         self._valid.add(subject)
+
+    def _route(self, subject: str) -> list[_Latest]:
+        """The live views ``subject`` feeds, remembered (the hot path sees few subjects)."""
+        if len(self._routes) >= 100_000:
+            self._routes.clear()
+        views = self._routes[subject] = [view for view in self._latest if view.match(subject)]
+        return views
 
     def _forget_ids(self, now: int) -> None:
         """Drop the message ids stored before the duplicate window, a store time at a time."""
@@ -257,19 +269,37 @@ class MemoryTransport:
         stored = self._msgs[i]
         return None if stored.subject is _PURGED else stored
 
-    def _scan(self, consumer: _Consumer) -> _Stored | None:
+    def _scan(self, consumer: _Consumer, limit: int) -> list[_Stored]:
+        """Up to ``limit`` messages from the consumer's cursor that match its filter; moves
+        the cursor past them (past everything scanned)."""
         msgs = self._msgs
         i = max(consumer.cursor - self._base, self._head)
         n = len(msgs)
         match = consumer.match
+        out: list[_Stored] = []
         while i < n:
             stored = msgs[i]
             i += 1
             if match(stored.subject):
-                consumer.cursor = stored.seq + 1
-                return stored
-        consumer.cursor = self._base + n
-        return None
+                out.append(stored)
+                if len(out) >= limit:
+                    break
+        consumer.cursor = self._base + i
+        return out
+
+    async def ack_many(self, messages: Sequence[Any]) -> None:
+        """Ack messages delivered by this bus: one pass per run of one consumer's messages."""
+        consumer: _Consumer | None = None
+        seqs: list[int] = []
+        for msg in messages:
+            owner = msg._consumer
+            if owner is not consumer:
+                if consumer is not None and seqs:
+                    consumer.ack_many(seqs)
+                consumer, seqs = owner, []
+            seqs.append(msg.seq)
+        if consumer is not None and seqs:
+            consumer.ack_many(seqs)
 
     def _start_seq(self, start: StartPosition) -> int:
         if start.kind == "all":
@@ -298,8 +328,7 @@ class MemoryTransport:
         else:
             if consumer.match.pattern != subject:
                 consumer.match = Matcher(subject)
-            consumer.ack_wait = ack_wait
-            consumer.max_pending = max(1, max_ack_pending)
+            consumer.reconfigure(ack_wait, max(1, max_ack_pending))
         sub = MemorySubscription(self, consumer, durable)
         self._subs.add(sub)
         return sub
@@ -307,6 +336,7 @@ class MemoryTransport:
     async def subscribe_latest(self, subject: str, *, buffer: int = 1000) -> MemorySubscription:
         latest = _Latest(self, Matcher(subject), buffer)
         self._latest.append(latest)
+        self._routes.clear()
         sub = MemorySubscription(self, latest, None)
         self._subs.add(sub)
         return sub
@@ -316,6 +346,7 @@ class MemoryTransport:
         source = sub._source
         if isinstance(source, _Latest) and source in self._latest:
             self._latest.remove(source)
+            self._routes.clear()
 
     # -- administration (teardown, inspection) -----------------------------------------
     def purge(self, subject: str = ">") -> int:

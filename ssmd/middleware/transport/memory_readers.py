@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -35,20 +36,23 @@ class _Stored(msgspec.Struct, gc=False):
     ts: int
 
 
-class MemoryMessage:
-    """A delivered message; ``ack``/``nak`` go to the consumer that delivered it."""
+class MemoryMessage(msgspec.Struct, gc=False):
+    """A delivered message; ``ack``/``nak`` go to the consumer that delivered it.
 
-    __slots__ = ("_attempt", "_consumer", "data", "headers", "redelivered", "seq", "subject", "ts")
+    A ``gc=False`` Struct, like ``_Stored``: cheap to create, and the many held until their
+    flush are not scanned by the garbage collector. Reference counting frees them: the
+    consumer refers to no message, except through a reader sleeping on it, and a sleeper
+    always wakes or is cancelled, and then lets go.
+    """
 
-    def __init__(self, stored: _Stored, consumer: _Consumer | None, attempt: int) -> None:
-        self.subject = stored.subject
-        self.data = stored.data
-        self.headers = stored.headers
-        self.seq = stored.seq
-        self.ts = stored.ts
-        self.redelivered = attempt > 1
-        self._consumer = consumer
-        self._attempt = attempt
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    seq: int
+    ts: int
+    redelivered: bool
+    _consumer: _Consumer | None
+    _attempt: int
 
     async def ack(self) -> None:
         if self._consumer is not None:
@@ -57,6 +61,11 @@ class MemoryMessage:
     async def nak(self, delay: float = 0.0) -> None:
         if self._consumer is not None:
             self._consumer.nak(self.seq, self._attempt, delay)
+
+
+def _deliver(stored: _Stored, consumer: _Consumer | None, attempt: int) -> MemoryMessage:
+    return MemoryMessage(stored.subject, stored.data, stored.headers, stored.seq, stored.ts, attempt > 1, consumer,
+                         attempt)
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
@@ -99,7 +108,10 @@ class _Consumer(_Waitable):
 
     ``pending`` maps each delivered, unacked seq to (attempt, deadline) in delivery order,
     which is deadline order, so expiry looks only at its head: memory and work follow the
-    messages in flight, not the message rate.
+    messages in flight, not the message rate. ``check_at`` is a lower bound of the head's
+    deadline (deadlines only grow), so a delivery peeks at the head only once that time has
+    come: acks delete from the front of ``pending``, and walking to the first live entry of
+    a dict costs one step per entry deleted since its last resize.
     """
 
     def __init__(self, bus: MemoryTransport, matcher: Matcher, cursor: int, ack_wait: float, max_pending: int) -> None:
@@ -109,6 +121,8 @@ class _Consumer(_Waitable):
         self.ack_wait = ack_wait
         self.max_pending = max_pending
         self.pending: dict[int, tuple[int, float]] = {}
+        self.check_at = math.inf
+        """No deadline in ``pending`` is earlier than this."""
         self.waiting: dict[int, int] = {}
         """seq -> attempt of unacked messages due for redelivery, in order."""
         self.delayed: list[tuple[float, int, int]] = []
@@ -118,12 +132,33 @@ class _Consumer(_Waitable):
     def wants(self, subject: str) -> bool:
         return self.match(subject)
 
+    def reconfigure(self, ack_wait: float, max_pending: int) -> None:
+        """A new ``subscribe`` of this durable. A shorter ``ack_wait`` also caps the deadlines
+        of messages in flight, which keeps ``pending`` in deadline order."""
+        if ack_wait < self.ack_wait and self.pending:
+            cap = asyncio.get_running_loop().time() + ack_wait
+            self.pending = {seq: (attempt, min(deadline, cap)) for seq, (attempt, deadline) in self.pending.items()}
+            self.check_at = -math.inf
+        self.ack_wait = ack_wait
+        self.max_pending = max_pending
+
     def ack(self, seq: int) -> None:
         if (
             self.pending.pop(seq, None) is not None
             or self.waiting.pop(seq, None) is not None
             or self.delayed_live.pop(seq, None) is not None
         ) and self.waiters:
+            self.wake()
+
+    def ack_many(self, seqs: list[int]) -> None:
+        """``ack`` of each seq, waking readers once."""
+        pending, waiting, delayed = self.pending, self.waiting, self.delayed_live
+        settled = False
+        for seq in seqs:
+            if pending.pop(seq, None) is not None or waiting.pop(seq, None) is not None or (
+                    delayed.pop(seq, None) is not None):
+                settled = True
+        if settled and self.waiters:
             self.wake()
 
     def nak(self, seq: int, attempt: int, delay: float) -> None:
@@ -140,22 +175,30 @@ class _Consumer(_Waitable):
         self.wake()
 
     def next_deadline(self) -> float | None:
-        first = next(iter(self.pending.values()))[1] if self.pending else None
+        """When to look again at most: the (lower bound of the) head deadline or the first
+        delayed nak; waking early only costs one more look."""
+        first = self.check_at if self.pending else None
         if self.delayed:
             when = self.delayed[0][0]
             return when if first is None else min(first, when)
         return first
 
     def _expire(self, now: float) -> None:
+        """Move pending messages whose deadline has passed to ``waiting``; note the new head."""
         pending = self.pending
         expired = []
+        head = math.inf
         for seq, (attempt, deadline) in pending.items():
             if deadline > now:
+                head = deadline
                 break
             expired.append((seq, attempt))
         for seq, attempt in expired:
             del pending[seq]
             self.waiting[seq] = attempt
+        self.check_at = head
+
+    def _release(self, now: float) -> None:
         delayed = self.delayed
         while delayed and delayed[0][0] <= now:
             _, seq, attempt = heapq.heappop(delayed)
@@ -165,25 +208,38 @@ class _Consumer(_Waitable):
 
     def take(self, now: float) -> MemoryMessage | None:
         """The next message to deliver, or None when there is none (or too many unacked)."""
-        pending = self.pending
-        if (pending and next(iter(pending.values()))[1] <= now) or self.delayed:
+        got = self.take_batch(now, 1)
+        return got[0] if got else None
+
+    def take_batch(self, now: float, limit: int) -> list[MemoryMessage]:
+        """Up to ``limit`` messages to deliver now, redeliveries first (empty when there is
+        none, or too many unacked)."""
+        if now >= self.check_at:
             self._expire(now)
+        if self.delayed and self.delayed[0][0] <= now:
+            self._release(now)
+        pending = self.pending
+        deadline = now + self.ack_wait
+        out: list[MemoryMessage] = []
         waiting = self.waiting
-        while waiting:  # redeliveries first
+        while waiting and len(out) < limit:
             seq = next(iter(waiting))
             attempt = waiting.pop(seq) + 1
             stored = self.bus._get(seq)
             if stored is None:  # aged out of the stream while unacked
                 continue
-            pending[seq] = (attempt, now + self.ack_wait)
-            return MemoryMessage(stored, self, attempt)
-        if len(pending) + len(self.delayed_live) >= self.max_pending:
-            return None
-        stored = self.bus._scan(self)
-        if stored is None:
-            return None
-        pending[stored.seq] = (1, now + self.ack_wait)
-        return MemoryMessage(stored, self, 1)
+            pending[seq] = (attempt, deadline)
+            out.append(_deliver(stored, self, attempt))
+        room = min(limit - len(out), self.max_pending - len(pending) - len(self.delayed_live))
+        if room > 0:
+            first = (1, deadline)
+            append = out.append
+            for s in self.bus._scan(self, room):
+                pending[s.seq] = first
+                append(MemoryMessage(s.subject, s.data, s.headers, s.seq, s.ts, False, self, 1))
+        if out and deadline < self.check_at:
+            self.check_at = deadline
+        return out
 
 
 class _Latest(_Waitable):
@@ -198,7 +254,11 @@ class _Latest(_Waitable):
         return self.match(subject)
 
     def take(self, now: float) -> MemoryMessage | None:
-        return MemoryMessage(self.queue.popleft(), None, 1) if self.queue else None
+        return _deliver(self.queue.popleft(), None, 1) if self.queue else None
+
+    def take_batch(self, now: float, limit: int) -> list[MemoryMessage]:
+        queue = self.queue
+        return [_deliver(queue.popleft(), None, 1) for _ in range(min(limit, len(queue)))]
 
     def next_deadline(self) -> float | None:
         return None
@@ -213,19 +273,31 @@ class MemorySubscription(Iteration):
 
     async def next(self, timeout: float | None = None) -> MemoryMessage:
         loop = asyncio.get_running_loop()
-        source = self._source
         if not self.closed:  # fast path: something is ready
-            msg = source.take(loop.time())
+            msg = self._source.take(loop.time())
             if msg is not None:
                 return msg
+        return (await self._wait(1, timeout))[0]
+
+    async def next_batch(self, max_n: int, timeout: float | None = None) -> list[MemoryMessage]:
+        loop = asyncio.get_running_loop()
+        if not self.closed:
+            got = self._source.take_batch(loop.time(), max(1, max_n))
+            if got:
+                return got
+        return await self._wait(max(1, max_n), timeout)
+
+    async def _wait(self, limit: int, timeout: float | None) -> list[MemoryMessage]:
+        loop = asyncio.get_running_loop()
+        source = self._source
         end = None if timeout is None else loop.time() + timeout
         while True:
             if self.closed:
                 raise TransportError("subscription closed", retryable=False)
             now = loop.time()
-            msg = source.take(now)
-            if msg is not None:
-                return msg
+            got = source.take_batch(now, limit)
+            if got:
+                return got
             if end is not None and now >= end:
                 raise TimeoutError(f"no message within {timeout} s")
             wake_at = source.next_deadline()

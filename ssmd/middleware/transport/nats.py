@@ -35,7 +35,7 @@ _TRANSIENT = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.e
               nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
               nats.errors.OutboundBufferLimitError, nats.js.errors.ServiceUnavailableError, asyncio.TimeoutError,
               nats.js.errors.TooManyStalledMsgsError, ConnectionError, OSError)
-_FETCH_BATCH = 64
+_FETCH_BATCH = 256
 Publish = tuple[str, bytes, "dict[str, str] | None", "str | None"]
 """(subject, data, headers, msg_id) for ``publish_many``."""
 
@@ -138,12 +138,7 @@ class NatsSubscription(Iteration):
             if self.closed:
                 raise TransportError("subscription closed", retryable=False)
             if self._buffer:
-                msg = NatsMessage(self._buffer.popleft(), self)
-                if not msg.redelivered:
-                    self.outstanding += 1
-                else:
-                    msg._sub = None
-                return msg
+                return self._hand_out(self._buffer.popleft())
             left = 5.0 if end is None else min(5.0, end - time.monotonic())
             if left < 0.01:
                 raise TimeoutError(f"no message within {timeout} s")
@@ -167,6 +162,22 @@ class NatsSubscription(Iteration):
                 # Server restarting: wait and fetch again (the durable consumer survives).
                 pause = next(waits) if end is None else min(next(waits), max(0.0, end - time.monotonic()))
                 await asyncio.sleep(pause)
+
+    async def next_batch(self, max_n: int, timeout: float | None = None) -> list[NatsMessage]:
+        """The next message (waiting like ``next``) and, up to ``max_n``, those already fetched."""
+        out = [await self.next(timeout)]
+        buffer = self._buffer
+        while buffer and len(out) < max_n:
+            out.append(self._hand_out(buffer.popleft()))
+        return out
+
+    def _hand_out(self, raw: Msg) -> NatsMessage:
+        msg = NatsMessage(raw, self)
+        if not msg.redelivered:
+            self.outstanding += 1
+        else:
+            msg._sub = None
+        return msg
 
     async def close(self) -> None:
         if self.closed:
@@ -220,6 +231,13 @@ class LatestSubscription:
             except TimeoutError:
                 raise TimeoutError(f"no message within {timeout} s") from None
         return NatsMessage(self._queue.popleft())
+
+    async def next_batch(self, max_n: int, timeout: float | None = None) -> list[NatsMessage]:
+        out = [await self.next(timeout)]
+        queue = self._queue
+        while queue and len(out) < max_n:
+            out.append(NatsMessage(queue.popleft()))
+        return out
 
     async def close(self) -> None:
         self.closed = True
@@ -367,6 +385,18 @@ class NatsTransport:
                 await asyncio.sleep(next(waits))
             except nats.js.errors.APIError as exc:
                 raise TransportError(f"transport: publish to {subject}: {exc}", retryable=False) from None
+
+    async def ack_many(self, messages: Sequence[Any]) -> None:
+        """Ack each message (JetStream acks one by one; they are pipelined, not awaited);
+        every ack is tried, then the first failure is raised."""
+        failed: Exception | None = None
+        for msg in messages:
+            try:
+                await msg.ack()
+            except Exception as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise TransportError(f"transport: ack failed: {failed}") from None
 
     async def subscribe(self, subject: str, *, durable: str | None = None, start: StartPosition = StartPosition(),
                         ack_wait: float = 30.0, max_ack_pending: int = 10_000) -> NatsSubscription:
