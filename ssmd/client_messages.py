@@ -11,24 +11,48 @@ from typing import Any
 
 from ssmd.book import OrderBook
 from ssmd.clock import rfc3339
-from ssmd.fixed import format_count, format_price
+from ssmd.fixed import COUNT_SCALE, PRICE_SCALE, format_count, format_price
 from ssmd.records import Lifecycle, Ticker, Trade
+
+_PRICES: dict[int, str] = {}
+"""Price text by price, filled as prices are seen: they lie in [0, 1] dollars, so at
+most ``PRICE_SCALE + 1`` entries."""
+_FRACTIONS = tuple(format_count(i).split(".")[1] for i in range(COUNT_SCALE))
+"""The decimals of a count, by its remainder."""
+
+
+def price_text(v: int) -> str:
+    """``format_price(v)``, remembered for prices from 0 to 1 dollar."""
+    text = _PRICES.get(v)
+    if text is None:
+        text = format_price(v)
+        if 0 <= v <= PRICE_SCALE:
+            _PRICES[v] = text
+    return text
+
+
+def count_text(v: int) -> str:
+    """``format_count(v)``, without its general formatting for the usual counts (>= 0)."""
+    if v < 0:
+        return format_count(v)
+    whole, frac = divmod(v, COUNT_SCALE)
+    return f"{whole}.{_FRACTIONS[frac]}"
 
 
 def _opt_price(v: int | None) -> str | None:
-    return None if v is None else format_price(v)
+    return None if v is None else price_text(v)
 
 
 def _opt_count(v: int | None) -> str | None:
-    return None if v is None else format_count(v)
+    return None if v is None else count_text(v)
 
 
 def trade_message(t: Trade) -> dict[str, Any]:
     return {
         "type": "trade",
         "ticker": t.ticker,
-        "price": format_price(t.price),
-        "size": format_count(t.size),
+        "price": price_text(t.price),
+        "size": count_text(t.size),
         "side": t.side,
         "ts": rfc3339(t.ts),
         "trade_id": t.trade_id,
@@ -60,8 +84,8 @@ def orderbook_message(book: OrderBook, *, snapshot: bool, depth: int | None = No
         "type": "orderbook",
         "ticker": book.ticker,
         "snapshot": snapshot,
-        "bids": [[format_price(p), format_count(s)] for p, s in book.bids(depth)],
-        "asks": [[format_price(p), format_count(s)] for p, s in book.asks(depth)],
+        "bids": [[price_text(p), count_text(s)] for p, s in book.bids(depth)],
+        "asks": [[price_text(p), count_text(s)] for p, s in book.asks(depth)],
         "ts": rfc3339(book.ts),
     }
 

@@ -53,13 +53,24 @@ def to_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 
 
-def rfc3339(ns: int) -> str:
-    """RFC 3339 UTC with millisecond precision and a ``Z`` suffix."""
-    dt = to_datetime(ns)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{(ns // 1_000_000) % 1000:03d}Z"
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECONDS: dict[int, str] = {}
+"""``YYYY-MM-DDTHH:MM:SS.`` by whole second since the epoch: a message's ``ts`` and
+``received_at`` usually fall in two different seconds, so one entry would thrash."""
+_SECONDS_MAX = 256
+_MILLIS = tuple(f"{i:03d}Z" for i in range(1000))
+
+
+def rfc3339(ns: int) -> str:
+    """RFC 3339 UTC with millisecond precision and a ``Z`` suffix, truncated (never
+    rounded) to the millisecond, from integer ns: exact for any time ``datetime`` holds."""
+    second, rest = divmod(ns, 1_000_000_000)
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.")
+    return prefix + _MILLIS[rest // 1_000_000]
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:[.,](\d+))?([Zz]|[+-]\d{2}:?\d{2})?")
 
 

@@ -139,27 +139,36 @@ class Connection:
         return cause, session.ready
 
     async def _read(self, ws: TimedConnection, buffer: FrameBuffer) -> str:
-        recv = ws.recv
+        """Move every message into ``buffer`` as the connection delivers it (stamped one by
+        one with the receive time); returns why the connection ended."""
         push = buffer.push
         now = self.owner.clock.now_ns
-        try:
-            while True:
-                frame = await recv(decode=False)
+        stats = self.owner.stats
+
+        def take(frames: list[bytes]) -> None:
+            t = 0
+            dropped = 0
+            for frame in frames:
                 t = now()
-                self.last_frame_ns = t
-                self.frames += 1
                 if not push(frame, t):
-                    self.dropped += 1
-                    self.owner.stats.error("queue_overflow", f"publisher buffer full ({buffer.capacity} frames)")
-        except ConnectionClosed as exc:
-            if self._stale_cause:
-                return self._stale_cause
-            if self.owner.stopping.is_set():
-                return "stopped"
-            if exc.rcvd is not None:
-                reason = f" {exc.rcvd.reason}" if exc.rcvd.reason else ""
-                return f"closed by server: code {exc.rcvd.code}{reason}"
-            return "connection lost (no close frame)"
+                    dropped += 1
+            self.frames += len(frames)
+            self.last_frame_ns = t
+            if dropped:  # counted once per chunk, not per frame
+                self.dropped += dropped
+                stats.error("queue_overflow", f"publisher buffer full ({buffer.capacity} frames)", dropped)
+
+        ws.attach(take)
+        await ws.wait_closed()
+        if self._stale_cause:
+            return self._stale_cause
+        if self.owner.stopping.is_set():
+            return "stopped"
+        rcvd = ws.protocol.close_rcvd
+        if rcvd is not None:
+            reason = f" {rcvd.reason}" if rcvd.reason else ""
+            return f"closed by server: code {rcvd.code}{reason}"
+        return "connection lost (no close frame)"
 
     async def _publish(self, buffer: FrameBuffer, pipeline: FramePipeline, session: Session) -> None:
         take = buffer.take

@@ -6,12 +6,14 @@ frame unchanged to ``{env}.{feed}.raw.{channel}`` and each record Cap'n Proto en
 ``{env}.{feed}.{type}.{ticker}``. A frame that cannot be used goes to the dead-letter
 subject with its raw bytes. Duplicates and order-book deltas awaiting a snapshot are
 published raw but not normalized. Publishing is idempotent per frame (``msg_id``), so a
-failed frame is retried whole. A read batch goes out at once: one ``publish_batch_nowait``
-on the memory bus, one pipelined ``publish_many`` elsewhere (NATS).
+failed frame is retried whole. A read batch goes out in one ``Transport.publish_many``
+(one store on the memory bus, pipelined on NATS); a batch the transport refuses for good
+is published frame by frame, so a bad message costs only its own frame.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ssmd.codec import encode
@@ -23,7 +25,7 @@ from ssmd.kalshi.normalize import Problem, normalize
 from ssmd.kalshi.seq import SeqResult
 from ssmd.log import get_logger
 from ssmd.middleware.transport.base import Transport
-from ssmd.records import Record
+from ssmd.records import RECORD_TYPES, Record
 from ssmd.retry import backoff
 from ssmd.subjects import dlq_subject, parse_record_subject, raw_subject, record_subject
 
@@ -55,131 +57,148 @@ class FramePipeline:
         self.conn_id = conn_id
         self.frames = 0
         self._raw_subjects: dict[str, str] = {}
-        self._record_subjects: dict[tuple[str, str], str] = {}
+        self._record_subjects: dict[str, dict[str, str]] = {t: {} for t in RECORD_TYPES}
+        """Record subject by type, then ticker."""
+        self._sid_text: dict[int, str] = {}
         self._dlq = dlq_subject(env, "connector")
-        self._nowait = getattr(transport, "publish_nowait", None)
-        self._batch_nowait = getattr(transport, "publish_batch_nowait", None) if self._nowait else None
-        """Synchronous publishing when the transport has it (the memory bus): no coroutine
-        per message, one store per batch."""
 
     async def process(self, batch: list[tuple[bytes, int]]) -> None:
+        """Prepare a batch of frames and publish its messages at once. What was prepared
+        before an unexpected error is still published (as frame-by-frame publishing would
+        have); the session's reactions (gaps, snapshot requests) are handled after the batch."""
         out: list[Publish] = []
-        """This batch's messages for the memory bus, stored together at the end (the
-        session's reactions, gaps and snapshot requests, are handled after the batch anyway);
-        also what was prepared before an unexpected error, as single publishes would have."""
-        pending: list[Publish] = []
-        """Messages of this batch for a transport without ``publish_nowait`` (NATS): sent
-        together, pipelined, once the batch is read."""
         try:
-            self._prepare(batch, out, pending)
+            self._prepare(batch, out)
         finally:
             if out:
-                self._store(out)
-        if pending:
-            await self._send(pending)
+                await self._publish(out)
 
-    def _prepare(self, batch: list[tuple[bytes, int]], out: list[Publish], pending: list[Publish]) -> None:
-        """Decode, check, normalize and encode each frame; its messages go to ``out`` (memory
-        bus) or ``pending`` (other transports)."""
+    def _prepare(self, batch: list[tuple[bytes, int]], out: list[Publish]) -> None:
+        """Decode, check, normalize and encode each frame; its messages join ``out``."""
         session = self.session
         tracker = session.tracker
         stats = self.stats
         received = stats.received
+        records = stats.records
         sid_channel = session.sid_channel
+        sid_texts = self._sid_text
         conn = self.conn_id
         decode = wire.decode
         raw_subjects = self._raw_subjects
         record_subjects = self._record_subjects
-        records = stats.records
         append = out.append
-        batch_nowait = self._batch_nowait
-        for frame, received_at in batch:
-            self.frames += 1
-            n = self.frames
-            msg = decode(frame)
-            cls = type(msg)
-            sid: int | None = getattr(msg, "sid", None)
-            seq: int | None = None
-            normal = True
-            if cls in _SEQUENCED:
-                seq = msg.seq  # type: ignore[union-attr]
-                if session.retired and sid in session.retired:
-                    normal = False
-                elif sid is not None and seq is not None:
-                    result = tracker.check(sid, seq, received_at)
-                    if result is _DUPLICATE:
-                        stats.duplicates += 1
-                        normal = False
-                    elif result is _GAP:
-                        session.on_gap(tracker.last_gap)  # type: ignore[arg-type]
-                if normal and session.resync and cls in _BOOK:
-                    ticker = msg.msg.market_ticker  # type: ignore[union-attr]
-                    if ticker in session.resync:
-                        if cls is wire.OrderbookDelta:
-                            stats.discarded += 1
-                            normal = False
-                        else:
-                            del session.resync[ticker]
-                type_name = _TYPE_NAME[cls]
-                channel = sid_channel.get(sid, "") if sid is not None else ""
-                channel = channel or wire.CHANNEL_OF_TYPE[type_name]
-            elif cls is wire.Ticker:
-                type_name = "ticker"
-                channel = (sid_channel.get(sid) if sid is not None else None) or "ticker"
-            elif cls is wire.Undecodable:
-                type_name = msg.type or "unknown"  # type: ignore[union-attr]
-                seq = msg.seq  # type: ignore[union-attr]
-                channel = (sid_channel.get(sid) if sid is not None else None) or wire.CHANNEL_OF_TYPE.get(
-                    type_name, "unknown")
-            else:
-                type_name = _TYPE_NAME[cls]
-                seq = getattr(msg, "seq", None)
-                channel = self._control(msg, received_at)
-            received[type_name] = received.get(type_name, 0) + 1
-            outcome: list[Record] | Problem = normalize(msg, received_at) if normal else _NONE
-            stamp = str(received_at)
-            headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name}
-            if sid is not None:
-                headers["sid"] = str(sid)
-            if seq is not None:
-                headers["seq"] = str(seq)
-            if batch_nowait is None:
-                pending.extend(self._messages(frame, n, channel, headers, outcome))
-                continue
-            if type(outcome) is not list:  # a dead letter
-                out.extend(self._messages(frame, n, channel, headers, outcome))
-                continue
-            # fast path: the frame's messages join the batch stored at once (the memory bus)
-            msg_id = f"{conn}:{n}"
-            append((raw_subjects.get(channel) or self._raw_subject(channel), frame, headers, msg_id))
-            if outcome:
-                rheaders = {"received_at": stamp, "conn": conn}  # shared by the frame's records
-                for i, record in enumerate(outcome):
-                    rtype = record.TYPE
-                    subject = record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
-                    append((subject, encode(record), rheaders, f"{msg_id}:{i}"))
-                    records[rtype] = records.get(rtype, 0) + 1
-                if cls in _TIMED:
-                    ts = outcome[0].ts
-                    if ts != received_at:
-                        stats.lag_ns = received_at - ts
-
-    def _store(self, out: list[Publish]) -> None:
-        """Store a batch on a transport with ``publish_batch_nowait`` (the memory bus). That
-        stores nothing when a subject is invalid; then the frames are published one by one,
-        so a bad message costs only its own frame, as with single publishes."""
+        lag: int | None = None
+        n = self.frames
         try:
-            self._batch_nowait(out)  # type: ignore[misc]
-            self.stats.published += len(out)
+            for frame, received_at in batch:
+                n += 1
+                msg = decode(frame)
+                cls = type(msg)
+                sid: int | None = getattr(msg, "sid", None)
+                seq: int | None = None
+                normal = True
+                if cls in _SEQUENCED:
+                    seq = msg.seq  # type: ignore[union-attr]
+                    if session.retired and sid in session.retired:
+                        normal = False
+                    elif sid is not None and seq is not None:
+                        result = tracker.check(sid, seq, received_at)
+                        if result is _DUPLICATE:
+                            stats.duplicates += 1
+                            normal = False
+                        elif result is _GAP:
+                            session.on_gap(tracker.last_gap)  # type: ignore[arg-type]
+                    if normal and session.resync and cls in _BOOK:
+                        ticker = msg.msg.market_ticker  # type: ignore[union-attr]
+                        if ticker in session.resync:
+                            if cls is wire.OrderbookDelta:
+                                stats.discarded += 1
+                                normal = False
+                            else:
+                                del session.resync[ticker]
+                    type_name = _TYPE_NAME[cls]
+                    channel = sid_channel.get(sid, "") if sid is not None else ""
+                    channel = channel or wire.CHANNEL_OF_TYPE[type_name]
+                elif cls is wire.Ticker:
+                    type_name = "ticker"
+                    channel = (sid_channel.get(sid) if sid is not None else None) or "ticker"
+                elif cls is wire.Undecodable:
+                    type_name = msg.type or "unknown"  # type: ignore[union-attr]
+                    seq = msg.seq  # type: ignore[union-attr]
+                    channel = (sid_channel.get(sid) if sid is not None else None) or wire.CHANNEL_OF_TYPE.get(
+                        type_name, "unknown")
+                else:
+                    type_name = _TYPE_NAME[cls]
+                    seq = getattr(msg, "seq", None)
+                    channel = self._control(msg, received_at)
+                received[type_name] = received.get(type_name, 0) + 1
+                outcome: list[Record] | Problem = normalize(msg, received_at) if normal else _NONE
+                stamp = str(received_at)
+                if sid is None:
+                    headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name}
+                    if seq is not None:
+                        headers["seq"] = str(seq)
+                else:
+                    sid_text = sid_texts.get(sid) or self._sid(sid)
+                    if seq is None:
+                        headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name,
+                                   "sid": sid_text}
+                    else:
+                        headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name,
+                                   "sid": sid_text, "seq": str(seq)}
+                msg_id = f"{conn}:{n}"
+                append((raw_subjects.get(channel) or self._raw_subject(channel), frame, headers, msg_id))
+                if type(outcome) is not list:
+                    append(self._dead_letter(frame, stamp, msg_id, outcome))  # type: ignore[arg-type]
+                    continue
+                if outcome:
+                    rheaders = {"received_at": stamp, "conn": conn}  # shared by the frame's records
+                    for i, record in enumerate(outcome):
+                        rtype = record.TYPE
+                        subject = record_subjects[rtype].get(record.ticker) or self._record_subject(record)
+                        append((subject, encode(record), rheaders, f"{msg_id}:{i}"))
+                        records[rtype] = records.get(rtype, 0) + 1
+                    if cls in _TIMED:
+                        ts = outcome[0].ts
+                        if ts != received_at:
+                            lag = received_at - ts
+        finally:
+            self.frames = n  # the ids of the frames prepared are used, whatever happens next
+            if lag is not None:
+                stats.lag_ns = lag
+
+    async def _publish(self, items: list[Publish]) -> None:
+        """Publish a batch, retrying the whole batch on a transient failure (message ids
+        make repeats harmless); a batch refused for good goes frame by frame."""
+        exc: BackendError | None = None
+        for attempt, delay in zip(range(_PUBLISH_ATTEMPTS), backoff(0.05, 2.0), strict=False):
+            if attempt:
+                log.warning("publish failed, retrying", attempt=attempt, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(delay)
+            try:
+                await self.transport.publish_many(items)
+            except BackendError as failed:
+                exc = failed
+                if not failed.retryable:
+                    await self._publish_by_frame(items)
+                    return
+                continue
+            self.stats.published += len(items)
             return
-        except BackendError:
-            pass
+        self.stats.error("publish", str(exc))
+        log.error("messages not published", conn=self.conn_id, count=len(items),
+                  error=f"{type(exc).__name__}: {exc}")
+
+    async def _publish_by_frame(self, items: list[Publish]) -> None:
+        """Publish message by message: a frame whose message fails loses the rest of that
+        frame only (its records, counted when prepared, are uncounted)."""
         stats = self.stats
-        for frame in self._by_frame(out):
+        publish = self.transport.publish
+        for frame in self._by_frame(items):
             done = 0
             try:
                 for item in frame:
-                    self._nowait(*item)  # type: ignore[misc]
+                    await publish(*item)
                     done += 1
                 stats.published += len(frame)
             except BackendError as exc:
@@ -199,16 +218,19 @@ class FramePipeline:
             frames[-1].append(item)
         return frames
 
+    def _sid(self, sid: int) -> str:
+        text = self._sid_text[sid] = str(sid)
+        return text
+
     def _raw_subject(self, channel: str) -> str:
         subject = self._raw_subjects[channel] = raw_subject(self.env, self.feed, channel)
         return subject
 
     def _record_subject(self, record: Record) -> str:
-        subjects = self._record_subjects
+        subjects = self._record_subjects[record.TYPE]
         if len(subjects) >= _SUBJECT_CACHE_MAX:
             subjects.clear()
-        subject = subjects[(record.TYPE, record.ticker)] = record_subject(self.env, self.feed, record.TYPE,
-                                                                          record.ticker)
+        subject = subjects[record.ticker] = record_subject(self.env, self.feed, record.TYPE, record.ticker)
         return subject
 
     def _control(self, msg: Any, received_at: int) -> str:
@@ -226,56 +248,9 @@ class FramePipeline:
         sid = msg.sid
         return (session.sid_channel.get(sid) if sid is not None else None) or "control"
 
-    def _messages(self, frame: bytes, n: int, channel: str, headers: dict[str, str],
-                  outcome: list[Record] | Problem) -> list[Publish]:
-        """One frame's messages: the raw frame, then its records or its dead letter."""
-        conn = self.conn_id
+    def _dead_letter(self, frame: bytes, stamp: str, msg_id: str, problem: Problem) -> Publish:
         stats = self.stats
-        out: list[Publish] = [(self._raw_subjects.get(channel) or self._raw_subject(channel), frame, headers,
-                               f"{conn}:{n}")]
-        if type(outcome) is list:
-            if outcome:
-                rheaders = {"received_at": headers["received_at"], "conn": conn}
-                records = stats.records
-                for i, record in enumerate(outcome):
-                    rtype = record.TYPE
-                    subject = self._record_subjects.get((rtype, record.ticker)) or self._record_subject(record)
-                    out.append((subject, encode(record), rheaders, f"{conn}:{n}:{i}"))
-                    records[rtype] = records.get(rtype, 0) + 1
-                received_at = int(headers["received_at"])
-                if type(outcome[0]).TYPE != "lifecycle" and outcome[0].ts != received_at:
-                    stats.lag_ns = received_at - outcome[0].ts
-            return out
-        problem: Problem = outcome  # type: ignore[assignment]
-        out.append((self._dlq, frame, {"error_type": problem.error_type, "error": problem.reason[:500],
-                                       "received_at": headers["received_at"], "conn": conn}, f"{conn}:{n}:dlq"))
         stats.dead_letters += 1
         stats.error(problem.error_type, problem.reason)
-        return out
-
-    async def _send(self, items: list[Publish]) -> None:
-        """Publish a batch (pipelined where the transport can), retrying the whole batch on a
-        transient failure: message ids make repeats harmless."""
-        import asyncio
-
-        many = getattr(self.transport, "publish_many", None)
-        exc: BaseException | None = None
-        for attempt, delay in zip(range(_PUBLISH_ATTEMPTS), backoff(0.05, 2.0), strict=False):
-            if attempt:
-                log.warning("publish failed, retrying", attempt=attempt, error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(delay)
-            try:
-                if many is not None:
-                    await many(items)
-                else:
-                    for item in items:
-                        await self.transport.publish(*item)
-                self.stats.published += len(items)
-                return
-            except BackendError as failed:
-                exc = failed
-                if not failed.retryable:
-                    break
-        self.stats.error("publish", str(exc))
-        log.error("messages not published", conn=self.conn_id, count=len(items),
-                  error=f"{type(exc).__name__}: {exc}")
+        return (self._dlq, frame, {"error_type": problem.error_type, "error": problem.reason[:500],
+                                   "received_at": stamp, "conn": self.conn_id}, f"{msg_id}:dlq")

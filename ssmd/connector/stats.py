@@ -28,8 +28,9 @@ class Stats:
         self._pushed: dict[tuple[str, str], int] = {}
         self._samples: deque[tuple[float, dict[str, int]]] = deque(maxlen=6)
 
-    def error(self, error_type: str, reason: str) -> None:
-        self.errors[error_type] = self.errors.get(error_type, 0) + 1
+    def error(self, error_type: str, reason: str, count: int = 1) -> None:
+        """Count ``count`` problems of ``error_type``; ``reason`` describes the last one."""
+        self.errors[error_type] = self.errors.get(error_type, 0) + count
         self.last_error = f"{error_type}: {reason}"
 
     def counters(self) -> dict[str, int]:

@@ -80,8 +80,8 @@ async def handle_client(gw: Gateway, ws: Any) -> None:
         await conn.serve(proto.symbols_from_query(urlsplit(ws.request.path).query))
     finally:
         gw.router.remove(session)
-        gw.flush_sent(session)
         gw.connections.pop(session.id, None)
+        gw.client_left(session)
         metrics.GATEWAY_CLIENTS.set(len(gw.connections))
         reason = _disconnect_reason(session.close_code, session.close_reason)
         metrics.GATEWAY_DISCONNECTS.labels(reason=reason).inc()

@@ -3,7 +3,9 @@
 ``publish(update, now)`` hands one live message to every session subscribed to its
 market (or to ``"*"``) without awaiting anything: each session queues it per its mode and
 drop policy, and its own writer task sends it. A slow client therefore never holds back
-the transport consumer or the other clients.
+the transport consumer or the other clients. The message's frame is rendered on first use
+(``Update.data``), once for all its sessions: a record of a market nobody subscribed to
+is never rendered.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ _DROP_REASONS = {"dropped_oldest": "drop_oldest", "dropped_newest": "drop_newest
 class Router:
     def __init__(self, full_book: Callable[[str], bytes]) -> None:
         self.by_symbol: dict[str, set[Session]] = {}
+        """Sessions by subscribed symbol (``"*"`` included); never replaced, and empty when
+        nobody subscribed to anything."""
         self.full_book = full_book
         self.sessions: dict[str, Session] = {}
         self._dropped = {r: metrics.GATEWAY_DROPPED.labels(reason=r) for r in _DROP_REASONS.values()}

@@ -20,7 +20,7 @@ from ssmd import codec, metrics
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.keys import resolve_key
 from ssmd.config.model import Environment
-from ssmd.errors import ConfigError, NotFoundError, SsmdError
+from ssmd.errors import ConfigError, NotFoundError, SsmdError, TransportError
 from ssmd.gateway import endpoint
 from ssmd.gateway import protocol as proto
 from ssmd.gateway.actions import Actions
@@ -42,6 +42,8 @@ MAX_REQUEST_BYTES = 64 * 1024
 MAX_FRAME_BYTES = 1024 * 1024
 """Client frames above this are abusive: websockets closes the connection (1009)."""
 LIVE_BUFFER = 100_000
+CONSUME_BATCH = 1024
+"""Live records taken from the transport at once."""
 DRAIN_TIMEOUT = 5.0
 
 
@@ -82,6 +84,10 @@ class Gateway:
         self._last_error: str | None = None
         self._counts = dict.fromkeys(RECORD_TYPES, 0)
         self._sent_counters: dict[str, Any] = {}
+        self._left_sent = 0
+        self._left_dropped = 0
+        """Messages sent to and dropped for clients that have left: ``clients_sent`` and
+        ``clients_dropped`` are totals since the start, never falling when a client leaves."""
         self._dirty: list[ClientConnection] = []
         self.archive = Archive(env, backends, clock)
         self.actions = Actions(self.state, self.router, backends.cache, self.markets_key, clock)
@@ -110,22 +116,22 @@ class Gateway:
         self.url = f"ws://{cfg.host}:{port}/v1/stream"
         self._started_ns, self._started_mono = self.clock.now_ns(), self.clock.monotonic()
         transport = self.backends.transport
-        subs: list[Any] = []
+        subs: list[tuple[Any, str]] = []
         try:
             for t in RECORD_TYPES:
-                subs.append(await transport.subscribe_latest(f"{self.env.name}.{self.env.feed}.{t}.*",
-                                                             buffer=LIVE_BUFFER))
+                subs.append((await transport.subscribe_latest(f"{self.env.name}.{self.env.feed}.{t}.*",
+                                                              buffer=LIVE_BUFFER), t))
             self._state = "running"
             log.info("gateway listening", url=self.url, auth=self._auth)
             self._ready.set()
             async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._consume(sub)) for sub in subs]
+                tasks = [tg.create_task(self._consume(sub, t)) for sub, t in subs]
                 tasks.append(tg.create_task(self._monitor()))
                 await self._stopped.wait()
                 for task in tasks:
                     task.cancel()
         finally:
-            for sub in subs:
+            for sub, _ in subs:
                 await sub.close()
             self._server.close()
             await self._server.wait_closed()
@@ -177,20 +183,34 @@ class Gateway:
         return ok
 
     # ---- transport → state → clients ----------------------------------------------------
-    async def _consume(self, sub: Any) -> None:
+    async def _consume(self, sub: Any, record_type: str) -> None:
+        """Keep the live state of every record of ``sub`` (one record type), taken in
+        batches; a record's client message is rendered only when some session wants its
+        market. Messages of one batch share one queue time."""
         state, router, clock, counts = self.state, self.router, self.clock, self._counts
-        async for msg in sub:
-            record_type = msg.subject.split(".", 3)[2]
+        subscribed = router.by_symbol
+        decode = codec.decode
+        while True:
             try:
-                record = codec.decode(record_type, msg.data)
-            except Exception as exc:  # one bad record never stops the feed
-                self._errors += 1
-                self._last_error = f"{msg.subject}: cannot decode ({type(exc).__name__})"
-                continue
-            if type(record) is Trade and record.source == "rest":
-                continue  # a trade healed from REST is history for the archive, not news for clients
-            counts[record_type] += 1
-            router.publish(state.apply(record), clock.monotonic())
+                batch = await sub.next_batch(CONSUME_BATCH)
+            except TransportError:
+                if sub.closed:
+                    return
+                raise
+            now = clock.monotonic()
+            for msg in batch:
+                try:
+                    record = decode(record_type, msg.data)
+                except Exception as exc:  # one bad record never stops the feed
+                    self._errors += 1
+                    self._last_error = f"{msg.subject}: cannot decode ({type(exc).__name__})"
+                    continue
+                if type(record) is Trade and record.source == "rest":
+                    continue  # a trade healed from REST is history for the archive, not news for clients
+                counts[record_type] += 1
+                update = state.apply(record)
+                if subscribed:
+                    router.publish(update, now)
 
     async def _monitor(self) -> None:
         while True:
@@ -207,6 +227,12 @@ class Gateway:
             if counter is None:
                 counter = self._sent_counters[kind] = metrics.GATEWAY_MESSAGES_SENT.labels(type=kind)
             counter.inc(n)
+
+    def client_left(self, session: Session) -> None:
+        """Keep a departing session's counts in the totals."""
+        self.flush_sent(session)
+        self._left_sent += session.sent
+        self._left_dropped += session.buffer.dropped
 
     def write_soon(self, conn: ClientConnection) -> None:
         """Have ``conn``'s pending frames written at the end of this event loop turn."""
@@ -271,8 +297,8 @@ class Gateway:
         sessions = list(self.router.sessions.values())
         for session in sessions:
             self.flush_sent(session)
-        sent = sum(s.sent for s in sessions)
-        dropped = sum(s.buffer.dropped for s in sessions)
+        sent = self._left_sent + sum(s.sent for s in sessions)
+        dropped = self._left_dropped + sum(s.buffer.dropped for s in sessions)
         return ComponentStatus(
             name=self.name, state=self._state, started_at=self._started_ns,
             uptime_seconds=round(now - self._started_mono, 3) if self._started_ns else 0.0,

@@ -1,9 +1,12 @@
 """Live market state and the client messages it produces (pure, no I/O).
 
 ``LiveState.apply(record)`` updates the latest ticker, the order book and the recent
-trades of the record's market, and returns an ``Update``: the client message, encoded
-once as JSON and framed once as a WebSocket text frame, that every subscriber of that
-market receives. Order-book updates are
+trades of the record's market, and returns an ``Update``: the client message that every
+subscriber of that market receives. Its ``data`` (the JSON message, framed once as a
+WebSocket text frame) is rendered on first use and then shared, so a record nobody
+subscribed to costs only the state update. Read ``data`` before the next ``apply`` (the
+router does, synchronously): a book snapshot renders the book as it is then. Order-book
+updates are
 level changes in YES-price terms (``bids`` from YES bids, ``asks`` from NO bids at
 1 - p) with the level's new total size; ``"0.00"`` means the level is gone. A full book
 (``"snapshot": true``) is sent on subscribe, on snapshot requests and whenever the
@@ -29,30 +32,61 @@ RECENT_TRADES = 100
 
 class Update:
     """One client message produced by a record: its kind, market and WebSocket frame
-    (``data``: the JSON message, framed once for every subscriber)."""
+    (``data``: the JSON message, framed once for every subscriber, rendered on first use).
 
-    __slots__ = ("data", "kind", "snapshot", "ticker")
+    Built from ready bytes (``Update(kind, ticker, data)``) or, by ``LiveState.apply``,
+    from the record it renders when ``data`` is first read."""
 
-    def __init__(self, kind: str, ticker: str, data: bytes, snapshot: bool = False) -> None:
+    __slots__ = ("_data", "_state", "kind", "record", "size", "snapshot", "ticker")
+
+    def __init__(self, kind: str, ticker: str, data: bytes | None = None, snapshot: bool = False) -> None:
         self.kind = kind
         self.ticker = ticker
-        self.data = data
+        self._data = data
         self.snapshot = snapshot
+        self.record: Record | None = None
+        self.size = 0
+        """An order-book level's total size right after the delta was applied."""
+        self._state: LiveState | None = None
+
+    @property
+    def data(self) -> bytes:
+        data = self._data
+        if data is None:
+            assert self._state is not None
+            data = self._data = self._state.render(self)
+        return data
+
+
+def _lazy(state: LiveState, kind: str, record: Record, snapshot: bool = False, size: int = 0) -> Update:
+    update = Update(kind, record.ticker, None, snapshot)
+    update.record = record
+    update.size = size
+    update._state = state
+    return update
 
 
 class Market:
     """What the gateway knows about one market."""
 
-    __slots__ = ("book", "book_bytes", "lifecycle", "ticker", "ticker_msg", "trades")
+    __slots__ = ("_ticker_msg", "book", "book_bytes", "last_ticker", "lifecycle", "ticker", "trades")
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
         self.book: OrderBook | None = None
         self.book_bytes: bytes | None = None
         """The full book message, cached until the book changes."""
-        self.ticker_msg: dict[str, Any] | None = None
+        self.last_ticker: Ticker | None = None
+        self._ticker_msg: dict[str, Any] | None = None
         self.lifecycle: dict[str, Any] | None = None
         self.trades: deque[Trade] = deque(maxlen=RECENT_TRADES)
+
+    @property
+    def ticker_msg(self) -> dict[str, Any] | None:
+        """The latest ticker message (rendered when first asked for, then cached)."""
+        if self._ticker_msg is None and self.last_ticker is not None:
+            self._ticker_msg = cm.ticker_message(self.last_ticker)
+        return self._ticker_msg
 
 
 class LiveState:
@@ -79,20 +113,32 @@ class LiveState:
         m = self.market(record.ticker)
         if isinstance(record, Trade):
             m.trades.append(record)
-            return Update("trade", record.ticker, self._encode(cm.trade_message(record)))
+            return _lazy(self, "trade", record)
         if isinstance(record, Ticker):
-            m.ticker_msg = cm.ticker_message(record)
-            return Update("ticker", record.ticker, self._encode(dict(m.ticker_msg)))
+            m.last_ticker, m._ticker_msg = record, None
+            return _lazy(self, "ticker", record)
         if isinstance(record, OrderbookSnapshot | OrderbookDelta):
             if m.book is None:
                 m.book = OrderBook(record.ticker)
             m.book.apply(record)
             m.book_bytes = None
             if isinstance(record, OrderbookSnapshot):
-                return Update("orderbook", record.ticker, self.book_message(record.ticker), snapshot=True)
-            return Update("orderbook", record.ticker, self._encode(level_update(m.book, record)))
+                return _lazy(self, "orderbook", record, snapshot=True)
+            size = (m.book.yes if record.side == "yes" else m.book.no).get(record.price, 0)
+            return _lazy(self, "orderbook", record, size=size)
         m.lifecycle = cm.lifecycle_message(record)
         return Update("lifecycle", record.ticker, self._encode(dict(m.lifecycle)))
+
+    def render(self, update: Update) -> bytes:
+        """The frame of an ``Update`` from ``apply`` (called once, on first use)."""
+        record = update.record
+        if type(record) is Trade:
+            return self._encode(cm.trade_message(record))
+        if type(record) is Ticker:
+            return self._encode(cm.ticker_message(record))
+        if type(record) is OrderbookDelta:
+            return self._encode(_level_message(update.ticker, record, update.size))
+        return self.book_message(update.ticker)
 
     def book_message(self, ticker: str) -> bytes:
         """The full book of ``ticker`` as a ``"snapshot": true`` message frame (cached)."""
@@ -139,13 +185,16 @@ class LiveState:
 
 def level_update(book: OrderBook, delta: OrderbookDelta) -> dict[str, Any]:
     """The changed level after ``delta`` was applied to ``book``, in YES-price terms."""
+    return _level_message(book.ticker, delta, (book.yes if delta.side == "yes" else book.no).get(delta.price, 0))
+
+
+def _level_message(ticker: str, delta: OrderbookDelta, size: int) -> dict[str, Any]:
+    """The level of ``delta`` with its total ``size`` after the change, in YES-price terms."""
     if delta.side == "yes":
-        size = book.yes.get(delta.price, 0)
-        bids = [[format_price(delta.price), format_count(size)]]
+        bids = [[cm.price_text(delta.price), cm.count_text(size)]]
         asks: list[list[str]] = []
     else:
-        size = book.no.get(delta.price, 0)
         bids = []
-        asks = [[format_price(PRICE_SCALE - delta.price), format_count(size)]]
-    return {"type": "orderbook", "ticker": book.ticker, "snapshot": False, "bids": bids, "asks": asks,
+        asks = [[cm.price_text(PRICE_SCALE - delta.price), cm.count_text(size)]]
+    return {"type": "orderbook", "ticker": ticker, "snapshot": False, "bids": bids, "asks": asks,
             "ts": rfc3339(delta.ts)}

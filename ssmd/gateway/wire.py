@@ -25,7 +25,7 @@ async def send_batch(connection: Any, frames: Sequence[bytes]) -> None:
     the connection is no longer open."""
     protocol = connection.protocol
     if protocol.state is not State.OPEN:
-        raise ConnectionClosed(protocol.close_rcvd, protocol.close_sent)
+        raise _closed(protocol)
     if protocol.extensions:  # never with the gateway's server settings
         for frame in frames:
             protocol.send_text(payload_of(frame))
@@ -33,3 +33,10 @@ async def send_batch(connection: Any, frames: Sequence[bytes]) -> None:
     else:
         connection.transport.writelines(frames)
     await connection.drain()
+
+
+def _closed(protocol: Any) -> ConnectionClosed:
+    """The ``ConnectionClosed`` of a connection that is closing or closed. Built from all
+    three close fields: once both close frames passed, websockets requires their order
+    (``rcvd_then_sent``), and ``protocol.close_exc`` is only valid once fully closed."""
+    return ConnectionClosed(protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent)

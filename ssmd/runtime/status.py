@@ -26,7 +26,11 @@ NOT_MESSAGES = frozenset({"published", "dead_letters", "duplicates", "discarded"
 
 
 class RateMeter:
-    """Per-second rates from successive counter samples over ``window`` seconds."""
+    """Per-second rates from successive counter samples over ``window`` seconds.
+
+    Only increases count: a counter that goes down between two samples (a component
+    restarted, or a per-client total lost a client that left) adds nothing for that
+    step, so a rate is never negative."""
 
     def __init__(self, window: float = 5.0) -> None:
         self.window = window
@@ -38,10 +42,23 @@ class RateMeter:
             samples.append((now, dict(counters)))
         while len(samples) > 2 and now - samples[1][0] >= self.window:
             samples.popleft()
-        (t0, c0), (t1, c1) = samples[0], samples[-1]
+        t0, t1 = samples[0][0], samples[-1][0]
         if t1 <= t0:
             return {}
-        return {k: round((v - c0.get(k, 0)) / (t1 - t0), 3) for k, v in c1.items()}
+        return {k: round(_increase(samples, k) / (t1 - t0), 3) for k in samples[-1][1]}
+
+
+def _increase(samples: deque[tuple[float, dict[str, int]]], key: str) -> int:
+    """How much ``key`` went up over ``samples``, summing only the steps up (a key missing
+    from a sample counts as 0)."""
+    total = 0
+    previous: int | None = None
+    for _, counters in samples:
+        value = counters.get(key, 0)
+        if previous is not None and value > previous:
+            total += value - previous
+        previous = value
+    return total
 
 
 def day_info(record: DayRecord | None, schedule: Schedule | None = None) -> DayInfo:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from ssmd.connector.pipeline import FramePipeline
 from ssmd.connector.session import Session
@@ -69,9 +70,10 @@ def _trade(sid: int, seq: int, ticker: str) -> bytes:
         "count_fp": "1.00", "taker_outcome_side": "yes", "ts_ms": 1_784_475_900_000}})
 
 
-async def test_a_frame_that_cannot_be_stored_costs_only_itself() -> None:
+@pytest.mark.parametrize("seen_as", ["memory", "publish_only"])
+async def test_a_frame_that_cannot_be_stored_costs_only_itself(seen_as: str) -> None:
     bus = MemoryTransport("t")
-    pipeline = _pipeline(bus, ["trade"])
+    pipeline = _pipeline(bus if seen_as == "memory" else _PublishOnly(bus), ["trade"])
     frames = [
         msgspec.json.encode({"id": 1, "type": "subscribed", "msg": {"channel": "trade", "sid": 2}}),
         # the exchange names a channel that is no subject token: its frames cannot be stored

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.frames import Close
+from websockets.protocol import State
 
+from ssmd.client_messages import count_text, price_text
+from ssmd.fixed import format_count, format_price
 from ssmd.gateway import protocol as proto
 from ssmd.gateway.buffer import ClientBuffer, Entry
 from ssmd.gateway.frames import payload_of, text_frame
+from ssmd.gateway.router import Router
 from ssmd.gateway.session import RateLimiter, Session
 from ssmd.gateway.state import LiveState, Update
+from ssmd.gateway.wire import send_batch
 from tests.gateway.records import A, B, book, delta, lifecycle, ticker, trade
 
 
@@ -83,6 +94,13 @@ def test_trade_message_keeps_exact_decimals() -> None:
     assert (update.kind, update.ticker) == ("trade", A)
     assert msg["price"] == "0.3000" and msg["size"] == "0.01" and msg["side"] == "yes"
     assert b"0.30000000000000004" not in update.data
+
+
+@given(st.one_of(st.integers(-20_000, 20_000), st.integers()))
+def test_price_and_count_text_are_the_exact_decimal_formatting(value: int) -> None:
+    assert price_text(value) == format_price(value)
+    assert price_text(value) == format_price(value)  # remembered, still the same
+    assert count_text(value) == format_count(value)
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
@@ -230,3 +248,47 @@ def test_rate_limiter_limits_then_calls_abuse() -> None:
     assert [r.allow(0.0) for _ in range(5)] == ["ok"] * 5
     assert [r.allow(0.0) for _ in range(3)] == ["limited", "limited", "abusive"]
     assert r.allow(1.0) == "ok"
+
+
+# ---- wire -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("state", "rcvd", "sent", "rcvd_then_sent"), [
+    (State.CLOSED, Close(1000, ""), Close(1000, ""), True),  # the client closed, we answered
+    (State.CLOSED, Close(1000, ""), Close(1000, "bye"), False),
+    (State.CLOSING, Close(1000, ""), None, None),
+    (State.CLOSING, None, Close(1001, "drain"), None),
+    (State.CLOSED, None, None, None),
+])
+async def test_send_batch_on_a_closed_connection_raises_connection_closed(
+        state: State, rcvd: Close | None, sent: Close | None, rcvd_then_sent: bool | None) -> None:
+    protocol = SimpleNamespace(state=state, close_rcvd=rcvd, close_sent=sent, close_rcvd_then_sent=rcvd_then_sent)
+    with pytest.raises(ConnectionClosed) as info:
+        await send_batch(SimpleNamespace(protocol=protocol), [text_frame(b"{}")])
+    assert info.value.rcvd == rcvd and info.value.sent == sent
+    assert info.value.rcvd_then_sent == rcvd_then_sent
+    assert not isinstance(info.value, ConnectionClosedOK)  # the wire does not judge the close
+
+
+# ---- fan-out ----------------------------------------------------------------------------
+def test_a_message_is_rendered_once_for_all_its_subscribers_and_never_without_one() -> None:
+    renders: list[str] = []
+
+    class Counting(LiveState):
+        def render(self, update: Update) -> bytes:
+            renders.append(update.kind)
+            return super().render(update)
+
+    state = Counting()
+    router = Router(state.book_message)
+    assert router.publish(state.apply(trade(n=1)), 0.0) == 0
+    assert renders == [] and [t.trade_id for t in state.markets[A].trades] == ["t1"]  # state kept
+    one, wild = (Session(f"c{i}", "peer", connected_at=0, buffer=ClientBuffer(100, 100_000, "drop_oldest"))
+                 for i in range(2))
+    for session, symbols in ((one, [A]), (wild, ["*"])):
+        router.add(session)
+        router.subscribe(session, symbols)
+    assert router.publish(state.apply(trade(n=2)), 0.0) == 2
+    assert router.publish(state.apply(trade(B, n=3)), 0.0) == 1
+    assert renders == ["trade", "trade"]
+    assert one.buffer.queue[0].data is wild.buffer.queue[0].data
+    assert dec(one.buffer.queue[0].data)["trade_id"] == "t2"
+    assert [dec(e.data)["trade_id"] for e in wild.buffer.queue] == ["t2", "t3"]

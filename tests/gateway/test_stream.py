@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import msgspec
+import pytest
 from websockets.exceptions import ConnectionClosed
 
 from ssmd import metrics
 from ssmd.clock import ManualClock
 from tests.gateway.conftest import Harness, make_env, recv, recv_until, running, send
 from tests.gateway.records import A, B, book, delta, lifecycle, ticker, trade
+from tests.waiting import until
 
 
 def _sample(name: str, **labels: str) -> float:
@@ -144,6 +147,19 @@ async def test_clients_status_and_operator_disconnect(gw: Harness) -> None:
             assert exc.rcvd is not None and exc.rcvd.reason == "disconnected by the operator"
 
 
+async def test_clients_sent_counts_clients_that_left(gw: Harness) -> None:
+    await gw.known(trade(A))
+    before = gw.gateway.status().counters["clients_sent"]
+    async with gw.client("?symbols=" + A) as ws:
+        assert (await recv(ws))["type"] == "subscribed"
+        await gw.publish(trade(A, n=2), trade(A, n=3))
+        await recv_until(ws, lambda m: m.get("trade_id") == "t3")
+    await until(lambda: not gw.gateway.connections, what="the client's handler to end")
+    status = gw.gateway.status()
+    assert status.details["clients"] == 0
+    assert status.counters["clients_sent"] >= before + 3  # the reply and both trades stay counted
+
+
 async def test_drain_sends_queued_messages_then_a_close_frame_with_a_reason(gw: Harness) -> None:
     async with gw.client("?symbols=*") as ws:
         assert (await recv(ws))["type"] == "subscribed"
@@ -177,3 +193,21 @@ async def test_latest_mode_and_unknown_symbols_in_the_url(gw: Harness) -> None:
         assert (await recv(ws))["error"] == "unknown symbol(s): NOPE"
         _, got = await recv_until(ws, lambda m: m["type"] == "snapshot_complete")
         assert [(m["type"], m["price"]) for m in got] == [("ticker", "0.2049")]
+
+
+async def test_unsubscribe_then_normal_close_logs_no_error(gw: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    # a client that leaves while its writer is sending: the writer sees the closed
+    # connection (ConnectionClosed), the handler ends cleanly, nothing is logged as an error
+    caplog.set_level(logging.WARNING, logger="ssmd")
+    await gw.known(trade(A))
+    for i in range(12):
+        async with gw.client() as ws:
+            await send(ws, {"action": "subscribe", "symbols": ["*"] if i % 2 else [A]})
+            assert (await recv(ws))["type"] == "subscribed"
+            await gw.publish(*[trade(A, n=k + 1) for k in range(40 * i)])
+            await send(ws, {"action": "unsubscribe", "symbols": ["*"] if i % 2 else [A]})
+    async with gw.client("?symbols=*") as ws:  # every earlier handler has ended by now, or ends with the gateway
+        assert (await recv(ws))["type"] == "subscribed"
+    await asyncio.wait_for(gw.gateway.drain(), 10)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [(r.name, r.getMessage(), r.exc_info) for r in errors]
