@@ -14,7 +14,7 @@ Component = Literal["connector", "archiver", "gateway", "secmaster", "healer"]
 
 
 def up(env: str = "kalshi-local", *, duration: float | None = None, tui: bool = False,
-       log_level: str = "info") -> int:
+       log_level: str = "info", workers: int = 1) -> int:
     """Run the whole pipeline: simulator (if enabled), connector, archiver, gateway,
     secmaster, day scheduler, metrics and the control API. Ctrl-C stops cleanly.
 
@@ -28,13 +28,18 @@ def up(env: str = "kalshi-local", *, duration: float | None = None, tui: bool = 
         Show the live TUI in this terminal instead of the summary lines.
     log_level
         debug, info, warning or error.
+    workers
+        Processes: 1 runs everything in this one; 2 runs the archiver in a second process
+        (a second core for ingest), still one command, one supervisor, one Ctrl-C.
     """
     from ssmd.config.load import load_environment
 
+    if workers not in (1, 2):
+        raise SsmdError(f"--workers {workers}: use 1 or 2")
     environment = load_environment(env)
     factory = _tui_factory() if tui else None
     return asyncio.run(_serve(environment, mode="up", components=None, duration=duration,
-                              log_level=log_level, tui_factory=factory))
+                              log_level=log_level, tui_factory=factory, workers=workers))
 
 
 def run(component: Component, env: str = "kalshi-local", *, duration: float | None = None,
@@ -88,7 +93,7 @@ def _tui_factory() -> Any:
 
 
 async def _serve(env: Any, *, mode: str, components: list[str] | None, duration: float | None,
-                 log_level: str, tui_factory: Any) -> int:
+                 log_level: str, tui_factory: Any, workers: int = 1) -> int:
     from ssmd.middleware.factory import open_backends
     from ssmd.runtime import discovery
     from ssmd.runtime.app import COMPONENTS, Runtime
@@ -98,7 +103,7 @@ async def _serve(env: Any, *, mode: str, components: list[str] | None, duration:
         raise SsmdError(f"ssmd up is already running for {env.name} (pid {existing.pid}, {existing.control_url})")
 
     backends = await open_backends(env)
-    runtime = Runtime(env, backends, components=components or COMPONENTS, mode=mode)
+    runtime = Runtime(env, backends, components=components or COMPONENTS, mode=mode, workers=workers)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = 0

@@ -54,6 +54,7 @@ class Runtime:
         health_timeout: float = 30.0,
         report_interval: float = 1.0,
         follow_interval: float = 2.0,
+        workers: int = 1,
     ) -> None:
         for name in components:
             if name not in COMPONENTS and name not in (factories or {}):
@@ -64,6 +65,8 @@ class Runtime:
         self.names = [n for n in components if n != "healer" or env.healer.enabled or mode != "up"]
         self.clock = clock or SystemClock()
         self.factories = factories or {}
+        self.workers = workers
+        """Processes: 1 runs every component here; 2 runs the archiver in a process of its own."""
         self.follow_interval = follow_interval
         """Seconds between reads of the secmaster change journal by a standalone connector."""
         self.want_scheduler = scheduler

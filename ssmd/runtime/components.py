@@ -37,6 +37,10 @@ def default_factory(runtime: Any, name: str) -> Callable[[], Component]:
             markets = secmaster.selected_markets() if secmaster is not None else runtime.cached_markets
             return Connector(env, backends, clock=clock, markets=markets)
         if name == "archiver":
+            if getattr(runtime, "workers", 1) > 1:
+                from ssmd.workers import ArchiverProcess
+
+                return ArchiverProcess(env, backends, clock=clock)
             from ssmd.archiver import Archiver
 
             return Archiver(env, backends, clock=clock)
@@ -61,9 +65,14 @@ async def archiver_caught_up(supervisor: Supervisor, *, quiet: float = 0.5, limi
                              poll: float = 0.05) -> None:
     """Before the archiver stops: wait until it has taken everything already published,
     at most ``limit`` seconds. With the connector in this process: until the archiver
-    has taken as many messages as the connector (and the healer) published; otherwise until its counters
-    stay still for ``quiet`` seconds."""
+    has taken as many messages as the connector (and the healer) published; otherwise until
+    its counters stay still for ``quiet`` seconds. An archiver (re)starting is waited for."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
     status = supervisor.component_status("archiver")
+    while status is not None and status.state in ("starting", "restarting") and loop.time() < deadline:
+        await asyncio.sleep(poll)
+        status = supervisor.component_status("archiver")
     if status is None or status.state != "running":
         return
     connector = supervisor.component_status("connector")
@@ -73,8 +82,7 @@ async def archiver_caught_up(supervisor: Supervisor, *, quiet: float = 0.5, limi
         healer = supervisor.component_status("healer")
         if healer is not None:  # trades healed from REST go to the archiver too
             published += healer.counters.get("recovered", 0)
-    loop = asyncio.get_running_loop()
-    deadline, last, still_since = loop.time() + limit, -1, loop.time()
+    last, still_since = -1, loop.time()
     while loop.time() < deadline:
         taken = sum(v for k, v in status.counters.items() if k != "gaps")
         if published is not None:

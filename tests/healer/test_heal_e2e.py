@@ -13,9 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
-import yaml
 
 from ssmd.archiver import layout
 from ssmd.archiver import manifest as mf
@@ -23,20 +21,17 @@ from ssmd.catalog import open_catalog_async
 from ssmd.config.load import load_environment
 from ssmd.middleware.factory import open_backends
 from ssmd.runtime.app import Runtime
-from tests.cli.test_up import ENV_TEMPLATE
+from tests.cli.test_up import ENV_TEMPLATE, write_env
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
 
 def _env(tmp_path: Path) -> Any:
-    raw: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(ENV_TEMPLATE))
-    raw["storage"]["path"] = str(tmp_path / "data")
-    raw["simulator"].update(rate=300, markets=8)
-    raw["archiver"] = {"flush_interval_seconds": 0.3}
-    raw["healer"] = {"settle_seconds": 1.0, "margin_seconds": 1.0, "lookback_seconds": 5.0}
-    path = tmp_path / "kalshi-local.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    storage = {**ENV_TEMPLATE["storage"], "path": str(tmp_path / "data")}
+    path = write_env(tmp_path, storage=storage, simulator={**ENV_TEMPLATE["simulator"], "rate": 300, "markets": 8},
+                     archiver={"flush_interval_seconds": 0.3},
+                     healer={"settle_seconds": 1.0, "margin_seconds": 1.0, "lookback_seconds": 5.0})
     return load_environment(str(path))
 
 

@@ -1,0 +1,126 @@
+"""The archiver process's transport: messages from the parent, acks back to it.
+
+``PipeTransport.deliver`` hands each message to the subscription whose filter selects its
+subject; ``ack()`` queues the parent seq, and ``take_acks`` gives them to the frame writer.
+A ``nak`` is left to the parent: what is never acked is delivered again after its
+``ack_wait``, or to the next child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from ssmd.errors import TransportError
+from ssmd.middleware.transport.base import Iteration, StartPosition
+from ssmd.middleware.transport.subjects import Matcher
+from ssmd.workers.wire import Item
+
+
+class PipeMessage:
+    __slots__ = ("_acks", "data", "headers", "redelivered", "seq", "subject", "ts")
+
+    def __init__(self, item: Item, acks: list[int]) -> None:
+        self.seq, self.subject, self.data, self.headers, self.ts, self.redelivered = item
+        self._acks = acks
+
+    async def ack(self) -> None:
+        self._acks.append(self.seq)
+
+    async def nak(self, delay: float = 0.0) -> None:
+        return None
+
+
+class PipeSubscription(Iteration):
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self.queue: deque[PipeMessage] = deque()
+        self.closed = False
+        self._ready = asyncio.Event()
+
+    def put(self, msg: PipeMessage) -> None:
+        self.queue.append(msg)
+        self._ready.set()
+
+    async def next(self, timeout: float | None = None) -> PipeMessage:
+        while not self.queue:
+            if self.closed:
+                raise TransportError("subscription closed")
+            self._ready.clear()
+            if timeout is None:
+                await self._ready.wait()
+            else:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+        return self.queue.popleft()
+
+    async def next_batch(self, max_n: int, timeout: float | None = None) -> list[PipeMessage]:
+        first = await self.next(timeout)
+        queue = self.queue
+        out = [first]
+        while queue and len(out) < max_n:
+            out.append(queue.popleft())
+        return out
+
+    async def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+
+class PipeTransport:
+    def __init__(self) -> None:
+        self.subs: list[PipeSubscription] = []
+        self.acks: list[int] = []
+        self.published: list[tuple[str, bytes, dict[str, str]]] = []
+        self._route: dict[str, PipeSubscription | None] = {}
+
+    def deliver(self, items: list[Item]) -> None:
+        route, acks = self._route, self.acks
+        for item in items:
+            subject = item[1]
+            sub = route.get(subject, False)
+            if sub is False:
+                sub = route[subject] = next((s for s in self.subs if s.matcher(subject)), None)
+            if sub is None:
+                acks.append(item[0])  # nothing here wants it
+            else:
+                sub.put(PipeMessage(item, acks))  # type: ignore[union-attr]
+
+    def take_acks(self) -> list[int]:
+        out, self.acks[:] = list(self.acks), []
+        return out
+
+    # ---- the Transport methods the archiver uses --------------------------------------
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for sub in self.subs:
+            await sub.close()
+
+    async def ensure_stream(self) -> None:
+        return None
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None,
+                      msg_id: str | None = None) -> int:
+        self.published.append((subject, data, dict(headers or {})))
+        return 0
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes, dict[str, str] | None, str | None]]) -> list[int]:
+        for subject, data, headers, _ in items:
+            self.published.append((subject, data, dict(headers or {})))
+        return [0] * len(items)
+
+    async def ack_many(self, messages: Sequence[Any]) -> None:
+        self.acks.extend(m.seq for m in messages)
+
+    async def subscribe(self, subject: str, *, durable: str | None = None, start: StartPosition = StartPosition(),
+                        ack_wait: float = 30.0, max_ack_pending: int = 10_000) -> PipeSubscription:
+        sub = PipeSubscription(Matcher(subject))
+        self.subs.append(sub)
+        self._route.clear()
+        return sub
+
+    async def subscribe_latest(self, subject: str, *, buffer: int = 1000) -> Any:
+        raise TransportError("the archiver process has no live view", retryable=False)
