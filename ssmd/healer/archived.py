@@ -12,8 +12,10 @@ import pyarrow.parquet as pq
 from ssmd.archiver import layout
 from ssmd.config.model import Environment
 from ssmd.day.calendar import day_partition
+from ssmd.log import get_logger
 from ssmd.middleware.storage.base import Storage
 
+log = get_logger("healer")
 _COLUMNS = ["ticker", "trade_id", "ts"]
 
 
@@ -44,5 +46,9 @@ async def archived_trade_ids(env: Environment, storage: Storage, tickers: Iterab
         for info in await storage.list(layout.partition_prefix(env, "trade", date)):
             if info.path.endswith(".parquet"):
                 data = await storage.get(info.path)
-                out |= await asyncio.to_thread(_ids, data, wanted, start_ns, end_ns)
+                try:
+                    out |= await asyncio.to_thread(_ids, data, wanted, start_ns, end_ns)
+                except (OSError, pa.ArrowInvalid) as exc:  # named and skipped, as the catalog does
+                    log.warning("unreadable trade file left out of the heal's de-duplication", path=info.path,
+                                error=str(exc))
     return out
