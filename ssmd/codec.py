@@ -88,6 +88,12 @@ def _load() -> None:
         _DECODERS[bindings[0].cls.TYPE] = decoder  # type: ignore[attr-defined]
 
 
+def preload() -> None:
+    """Generate the fast codecs now (schemas read, code compiled: tens of milliseconds), so
+    that the first records do not wait for it; ``encode``/``decode`` otherwise do it on first use."""
+    _load()
+
+
 def encode(record: Record) -> bytes:
     fast = _ENCODERS.get(type(record))
     if fast is None:  # not loaded yet, or a type the reference codec handles
@@ -124,6 +130,14 @@ def decode(record_type: str, data: bytes) -> Record:
         return reference_decode(record_type, data)
     except Exception as exc:
         raise DataError(f"cannot decode {record_type} record ({len(data)} bytes): {_reason(exc)}") from exc
+
+
+def fast_decoder(record_type: str) -> Callable[[bytes], Record] | None:
+    """The generated decoder of ``record_type`` alone, for a hot loop (None when the reference
+    codec reads that type). It raises on any bytes it does not read itself: ``decode`` then
+    reads them with pycapnp or says why they are malformed."""
+    _load()
+    return _DECODERS.get(record_type)
 
 
 def _reason(exc: Exception) -> str:

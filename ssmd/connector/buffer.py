@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 
 class FrameBuffer:
@@ -32,6 +33,23 @@ class FrameBuffer:
         if not self._event.is_set():
             self._event.set()
         return True
+
+    def push_many(self, frames: list[bytes], now: Callable[[], int]) -> tuple[int, int]:
+        """Append frames in order, each stamped with ``now()`` as it is appended; those that
+        find the buffer full are not stored. Returns (the last stamp, how many were refused)."""
+        items = self._items
+        room = self.capacity - len(items)
+        t = 0
+        append = items.append
+        for frame in frames if room >= len(frames) else frames[:max(room, 0)]:
+            t = now()
+            append((frame, t))
+        dropped = len(frames) - max(room, 0) if room < len(frames) else 0
+        if dropped:
+            t = now()
+        if items and not self._event.is_set():
+            self._event.set()
+        return t, dropped
 
     def close(self) -> None:
         """No more frames will come; ``take`` returns what is left, then ``[]``."""

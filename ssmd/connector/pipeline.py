@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
+
 from ssmd.codec import encode
 from ssmd.connector.session import Session
 from ssmd.connector.stats import Stats
@@ -83,7 +85,8 @@ class FramePipeline:
         sid_channel = session.sid_channel
         sid_texts = self._sid_text
         conn = self.conn_id
-        decode = wire.decode
+        decode = wire.decode_strict
+        decode_error = msgspec.DecodeError
         raw_subjects = self._raw_subjects
         record_subjects = self._record_subjects
         append = out.append
@@ -92,7 +95,10 @@ class FramePipeline:
         try:
             for frame, received_at in batch:
                 n += 1
-                msg = decode(frame)
+                try:
+                    msg: wire.Decoded = decode(frame)
+                except decode_error as exc:
+                    msg = wire.undecodable(frame, str(exc))
                 cls = type(msg)
                 sid: int | None = getattr(msg, "sid", None)
                 seq: int | None = None
@@ -153,11 +159,18 @@ class FramePipeline:
                     continue
                 if outcome:
                     rheaders = {"received_at": stamp, "conn": conn}  # shared by the frame's records
-                    for i, record in enumerate(outcome):
+                    if len(outcome) == 1:  # the common case, without a loop
+                        record = outcome[0]
                         rtype = record.TYPE
                         subject = record_subjects[rtype].get(record.ticker) or self._record_subject(record)
-                        append((subject, encode(record), rheaders, f"{msg_id}:{i}"))
+                        append((subject, encode(record), rheaders, msg_id + ":0"))
                         records[rtype] = records.get(rtype, 0) + 1
+                    else:
+                        for i, record in enumerate(outcome):
+                            rtype = record.TYPE
+                            subject = record_subjects[rtype].get(record.ticker) or self._record_subject(record)
+                            append((subject, encode(record), rheaders, f"{msg_id}:{i}"))
+                            records[rtype] = records.get(rtype, 0) + 1
                     if cls in _TIMED:
                         ts = outcome[0].ts
                         if ts != received_at:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ssmd import metrics
+from ssmd import codec, metrics
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment, MarketSelector
 from ssmd.connector.connection import Connection
@@ -89,6 +89,7 @@ class Connector:
         try:
             if self.credentials is None:
                 self.credentials = load_credentials(self.env)
+            codec.preload()  # not inside the first batch of frames
             async with ws_endpoint(self.env, self._ws_url) as url:
                 self.url = url
                 log.info("connector starting", url=url, channels=self.env.subscriptions.channels,

@@ -190,6 +190,7 @@ class Gateway:
         state, router, clock, counts = self.state, self.router, self.clock, self._counts
         subscribed = router.by_symbol
         decode = codec.decode
+        fast = codec.fast_decoder(record_type)
         while True:
             try:
                 batch = await sub.next_batch(CONSUME_BATCH)
@@ -200,17 +201,21 @@ class Gateway:
             now = clock.monotonic()
             for msg in batch:
                 try:
-                    record = decode(record_type, msg.data)
-                except Exception as exc:  # one bad record never stops the feed
-                    self._errors += 1
-                    self._last_error = f"{msg.subject}: cannot decode ({type(exc).__name__})"
-                    continue
+                    record = fast(msg.data) if fast is not None else decode(record_type, msg.data)
+                except Exception:
+                    try:  # bytes the generated decoder does not read: pycapnp's, or malformed
+                        record = decode(record_type, msg.data)
+                    except Exception as exc:  # one bad record never stops the feed
+                        self._errors += 1
+                        self._last_error = f"{msg.subject}: cannot decode ({type(exc).__name__})"
+                        continue
                 if type(record) is Trade and record.source == "rest":
                     continue  # a trade healed from REST is history for the archive, not news for clients
                 counts[record_type] += 1
-                update = state.apply(record)
                 if subscribed:
-                    router.publish(update, now)
+                    router.publish(state.apply(record), now)
+                else:
+                    state.keep(record)
 
     async def _monitor(self) -> None:
         while True:

@@ -129,6 +129,19 @@ class LiveState:
         m.lifecycle = cm.lifecycle_message(record)
         return Update("lifecycle", record.ticker, self._encode(dict(m.lifecycle)))
 
+    def keep(self, record: Record) -> None:
+        """``apply`` without the ``Update``, for when no client is subscribed to anything."""
+        cls = type(record)
+        if cls is Trade:
+            self.records += 1
+            self.market(record.ticker).trades.append(record)  # type: ignore[arg-type]
+        elif cls is Ticker:
+            self.records += 1
+            m = self.market(record.ticker)
+            m.last_ticker, m._ticker_msg = record, None  # type: ignore[assignment]
+        else:
+            self.apply(record)
+
     def render(self, update: Update) -> bytes:
         """The frame of an ``Update`` from ``apply`` (called once, on first use)."""
         record = update.record

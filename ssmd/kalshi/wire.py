@@ -338,15 +338,21 @@ _decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)
 _envelope = msgspec.json.Decoder(_Envelope)
 
 
+decode_strict = _decoder.decode
+"""One frame -> a typed message; raises ``msgspec.DecodeError`` (then ``undecodable`` says
+what the frame is). ``decode`` without a call of its own, for the hot path."""
+
+
 def decode(frame: bytes | str) -> Decoded:
     """One frame -> a typed message, or ``Undecodable``. Never raises."""
     try:
         return _decoder.decode(frame)
     except msgspec.DecodeError as exc:
-        return _undecodable(frame, str(exc))
+        return undecodable(frame, str(exc))
 
 
-def _undecodable(frame: bytes | str, reason: str) -> Undecodable:
+def undecodable(frame: bytes | str, reason: str) -> Undecodable:
+    """The ``Undecodable`` of a frame the decoder refused with ``reason``."""
     raw = frame.encode() if isinstance(frame, str) else bytes(frame)
     try:
         env = _envelope.decode(raw)
