@@ -98,6 +98,20 @@ class Buffer:
             self.oldest = now
             self.oldest_received = record.received_at
 
+    def add_many(self, records: list[Record], msgs: list[Any], now: float) -> None:
+        """``add`` each record with its delivery, in one pass."""
+        if not records:
+            return
+        self.columns.extend(records)
+        self.acks.extend(msgs)
+        seqs = [seq for msg in msgs if (seq := msg.seq)]
+        if seqs:
+            self.seqs.update(seqs)
+            self.last_seq = max(self.last_seq, max(seqs))
+        if self.oldest is None:
+            self.oldest = now
+            self.oldest_received = records[0].received_at
+
     def seal(self, env: Environment, flush_ns: int, k: int, consumer: str) -> Batch:
         path = layout.part_path(env, self.type, self.date, flush_ns, k)
         return Batch(self.type, self.date, path, self.columns.to_table(), self.acks, self.last_seq, consumer)

@@ -21,7 +21,7 @@ import zstandard
 from ssmd.errors import DataError
 
 
-class RawLine(msgspec.Struct):
+class RawLine(msgspec.Struct, gc=False):
     received_at: int
     conn: str
     channel: str
@@ -38,16 +38,11 @@ _decoder = msgspec.json.Decoder(RawLine)
 def line_from_message(subject: str, headers: dict[str, str], data: bytes, stored_ns: int) -> RawLine:
     """The archive line of a raw frame published by the connector (headers per the
     contract: received_at, conn, channel, type, sid, seq)."""
-    sid, seq = headers.get("sid"), headers.get("seq")
-    return RawLine(
-        received_at=int(headers.get("received_at") or stored_ns),
-        conn=headers.get("conn", ""),
-        channel=headers.get("channel") or subject.rsplit(".", 1)[-1],
-        type=headers.get("type", ""),
-        sid=int(sid) if sid else None,
-        seq=int(seq) if seq else None,
-        frame=data.decode("utf-8", errors="replace"),
-    )
+    get = headers.get
+    received, sid, seq = get("received_at"), get("sid"), get("seq")
+    return RawLine(  # positional: the field order of RawLine
+        int(received) if received else stored_ns, get("conn", ""), get("channel") or subject.rsplit(".", 1)[-1],
+        get("type", ""), int(sid) if sid else None, int(seq) if seq else None, data.decode("utf-8", "replace"))
 
 
 def encode_lines(lines: list[RawLine]) -> bytes:

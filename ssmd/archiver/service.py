@@ -246,19 +246,33 @@ class Archiver:
         if consumer == "gaps":
             return [(msg, error) for msg in msgs if (error := self._take_gap(msg)) is not None]
         failed: list[tuple[Any, str]] = []
-        decode, day, buffers = codec.decode, self._day, self._buffers
-        for msg in msgs:
+        decode, day = codec.decode, self._day
+        date: str | None = None
+        records: list[Any] = []
+        taken: list[Any] = []
+        for msg in msgs:  # runs of one day go into their buffer in one call
             try:
                 record = decode(consumer, msg.data)
             except Exception as exc:
                 failed.append((msg, f"cannot decode {consumer} record: {exc}"))
                 continue
-            date = day(record.received_at)
-            buf = buffers.get((consumer, date))
-            if buf is None:
-                buf = buffers[(consumer, date)] = Buffer(consumer, date)
-            buf.add(record, msg, now)
+            day_of = day(record.received_at)
+            if day_of != date:
+                if records:
+                    self._buffer(consumer, date).add_many(records, taken, now)  # type: ignore[arg-type]
+                    records, taken = [], []
+                date = day_of
+            records.append(record)
+            taken.append(msg)
+        if records:
+            self._buffer(consumer, date).add_many(records, taken, now)  # type: ignore[arg-type]
         return failed
+
+    def _buffer(self, consumer: str, date: str) -> Buffer:
+        buf = self._buffers.get((consumer, date))
+        if buf is None:
+            buf = self._buffers[(consumer, date)] = Buffer(consumer, date)
+        return buf
 
     def _take_gap(self, msg: Any) -> str | None:
         try:

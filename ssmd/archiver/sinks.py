@@ -107,17 +107,18 @@ class RawSink:
         """``add`` the line of each raw frame delivery, ``day`` naming its trading day."""
         if not msgs:
             return
-        files = self.files
+        date = channel = ""
+        pending: list[RawLine] = []
         first: RawLine | None = None
         for msg in msgs:
             line = line_from_message(msg.subject, msg.headers, msg.data, msg.ts)
-            key = (day(line.received_at), line.channel)
-            raw = files.get(key)
-            if raw is None:
-                raw = self.file(key[0], key[1], now)
-            raw.add(line)
-            if first is None:
-                first = line
+            day_of = day(line.received_at)
+            if day_of != date or line.channel != channel:  # runs of one file look it up once
+                date, channel = day_of, line.channel
+                pending = self.file(date, channel, now).pending
+                if first is None:
+                    first = line
+            pending.append(line)
         self.pending += len(msgs)
         self.acks.extend(msgs)
         self.seqs.update([msg.seq for msg in msgs if msg.seq])

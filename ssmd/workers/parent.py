@@ -96,9 +96,8 @@ class ArchiverProcess:
                 if self._stopping:
                     return
                 raise
-            for msg in batch:
-                pending[msg.seq] = msg
-            writer.write(wire.encode(wire.Msgs([(m.seq, m.subject, m.data, m.headers, m.ts, m.redelivered)
+            pending.update([(m.seq, m) for m in batch])
+            writer.write(wire.encode(wire.Send([(m.seq, m.subject, m.data, m.headers, m.ts, m.redelivered)
                                                 for m in batch])))
             await writer.drain()
 
@@ -109,9 +108,12 @@ class ArchiverProcess:
                 done = [m for seq in frame.seqs if (m := pending.pop(seq, None)) is not None]
                 if done:
                     await transport.ack_many(done)
+                    subjects: dict[str, int] = {}
                     for m in done:
-                        kind = m.subject.split(".", 3)[2]
-                        archived[kind] = archived.get(kind, 0) + 1
+                        subjects[m.subject] = subjects.get(m.subject, 0) + 1
+                    for subject, n in subjects.items():
+                        kind = subject.split(".", 3)[2]
+                        archived[kind] = archived.get(kind, 0) + n
             elif isinstance(frame, wire.Status):
                 details = {**frame.status.details, "pid": self.pid, "in_flight": len(pending),
                            "process_counters": frame.status.counters}

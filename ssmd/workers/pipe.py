@@ -16,21 +16,10 @@ from typing import Any
 from ssmd.errors import TransportError
 from ssmd.middleware.transport.base import Iteration, StartPosition
 from ssmd.middleware.transport.subjects import Matcher
-from ssmd.workers.wire import Item
+from ssmd.workers.wire import Delivery
 
-
-class PipeMessage:
-    __slots__ = ("_acks", "data", "headers", "redelivered", "seq", "subject", "ts")
-
-    def __init__(self, item: Item, acks: list[int]) -> None:
-        self.seq, self.subject, self.data, self.headers, self.ts, self.redelivered = item
-        self._acks = acks
-
-    async def ack(self) -> None:
-        self._acks.append(self.seq)
-
-    async def nak(self, delay: float = 0.0) -> None:
-        return None
+PipeMessage = Delivery
+"""A message as the archiver gets it (decoded by ``wire`` straight from the frame)."""
 
 
 class PipeSubscription(Iteration):
@@ -42,6 +31,10 @@ class PipeSubscription(Iteration):
 
     def put(self, msg: PipeMessage) -> None:
         self.queue.append(msg)
+        self._ready.set()
+
+    def wake(self) -> None:
+        """Messages were appended to ``queue`` directly (``PipeTransport.deliver``)."""
         self._ready.set()
 
     async def next(self, timeout: float | None = None) -> PipeMessage:
@@ -75,17 +68,28 @@ class PipeTransport:
         self.published: list[tuple[str, bytes, dict[str, str]]] = []
         self._route: dict[str, PipeSubscription | None] = {}
 
-    def deliver(self, items: list[Item]) -> None:
+    def deliver(self, msgs: list[PipeMessage]) -> None:
+        """Queue each message on its subscription (woken once per call, not per message)."""
         route, acks = self._route, self.acks
-        for item in items:
-            subject = item[1]
-            sub = route.get(subject, False)
-            if sub is False:
-                sub = route[subject] = next((s for s in self.subs if s.matcher(subject)), None)
+        woken: set[PipeSubscription] = set()
+        last: str | None = None
+        sub: PipeSubscription | None = None
+        for msg in msgs:
+            msg.acks = acks
+            subject = msg.subject
+            if subject != last:
+                found = route.get(subject, False)
+                if found is False:
+                    found = route[subject] = next((s for s in self.subs if s.matcher(subject)), None)
+                sub, last = found, subject  # type: ignore[assignment]
+                if sub is not None:
+                    woken.add(sub)
             if sub is None:
-                acks.append(item[0])  # nothing here wants it
+                acks.append(msg.seq)  # nothing here wants it
             else:
-                sub.put(PipeMessage(item, acks))  # type: ignore[union-attr]
+                sub.queue.append(msg)
+        for sub in woken:
+            sub.wake()
 
     def take_acks(self) -> list[int]:
         out, self.acks[:] = list(self.acks), []
