@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
@@ -71,50 +70,61 @@ class Deduper:
     """Which deliveries are already archived (or buffered).
 
     First deliveries are new by construction (the transport de-duplicates publishes by
-    msg_id). A redelivery is a duplicate if its stream sequence was seen in this run, if it
-    is at or below ``watermark`` (the highest sequence durably written by an earlier run:
-    delivery is in stream order and writes follow it), or if its content key is among
-    ``known`` keys read back from the newest files at start-up.
+    msg_id) and come in stream order, so the first deliveries of this run are one range of
+    stream sequences, ``[first, last]``: a redelivery inside it was seen, whatever the rate
+    (no per-message memory); the few redeliveries taken as new are remembered one by one.
+    Any other redelivery is a duplicate if it is at or below ``watermark`` (the highest
+    sequence durably written by an earlier run: delivery is in stream order and writes
+    follow it), or if its content key is among ``known`` keys read back from the newest
+    files at start-up.
     """
 
-    def __init__(self, window: int = 1_000_000, watermark: int = 0, known: set[Hashable] | None = None) -> None:
-        self._seen: set[int] = set()
-        self._order: deque[int] = deque()
-        self._window = window
+    def __init__(self, watermark: int = 0, known: set[Hashable] | None = None) -> None:
+        self.first = 0
+        """The lowest sequence delivered in this run (0: none yet)."""
+        self.last = 0
+        """The highest sequence delivered in this run."""
+        self.redelivered: set[int] = set()
+        """Redeliveries taken as new in this run (they come outside the first-delivery order)."""
         self.watermark = watermark
         self.known: set[Hashable] = known or set()
         self.duplicates = 0
 
+    def _seen(self, seq: int) -> bool:
+        return (0 < self.first <= seq <= self.last) or seq in self.redelivered
+
+    def _add(self, seq: int, redelivered: bool) -> None:
+        if redelivered:
+            self.redelivered.add(seq)
+            return
+        if not self.first or seq < self.first:
+            self.first = seq
+        if seq > self.last:
+            self.last = seq
+
     def first_deliveries(self, msgs: Sequence[Any]) -> tuple[list[Any], list[Any]]:
         """``is_duplicate`` for each of a batch of first deliveries (``redelivered`` false),
         in order: (new, duplicates)."""
-        seen, order, window = self._seen, self._order, self._window
         new: list[Any] = []
         dups: list[Any] = []
         for msg in msgs:
             seq = msg.seq
             if seq:
-                if seq in seen:
+                if self._seen(seq):
                     dups.append(msg)
                     continue
-                seen.add(seq)
-                order.append(seq)
-                if len(order) > window:
-                    seen.discard(order.popleft())
+                self._add(seq, False)
             new.append(msg)
         self.duplicates += len(dups)
         return new, dups
 
     def is_duplicate(self, seq: int, redelivered: bool, key: Hashable | None = None) -> bool:
-        dup = seq in self._seen if seq else False
+        dup = self._seen(seq) if seq else False
         if not dup and redelivered:
             dup = (0 < seq <= self.watermark) or (key is not None and key in self.known)
         if dup:
             self.duplicates += 1
             return True
         if seq:
-            self._seen.add(seq)
-            self._order.append(seq)
-            if len(self._order) > self._window:
-                self._seen.discard(self._order.popleft())
+            self._add(seq, redelivered)
         return False

@@ -36,6 +36,12 @@ def local_root(env: Environment) -> str:
     return env.storage.path or os.environ.get("SSMD_DATA_DIR") or DEFAULT_DATA_DIR
 
 
+MEMORY_KEEP_ACKED = 10.0
+"""Seconds the embedded bus keeps a message every consumer is done with."""
+MEMORY_DUPLICATE_WINDOW = 10.0
+"""Seconds the embedded bus remembers message ids (at most the configured window)."""
+
+
 def make_transport(env: Environment, *, clock: Clock | None = None) -> Transport:
     js = env.transport.jetstream
     if env.transport.type == "nats":
@@ -46,8 +52,13 @@ def make_transport(env: Environment, *, clock: Clock | None = None) -> Transport
         return NatsTransport(env.transport.url, env.name, js)
     from ssmd.middleware.transport.memory import MemoryTransport
 
+    # In one process nothing reads the bus after the fact (the archive does that), so a
+    # message every consumer is done with is kept only MEMORY_KEEP_ACKED seconds, and
+    # publishes (which cannot half-fail in memory) are de-duplicated over a short window:
+    # memory stays flat at any rate.
     return MemoryTransport(env.name, max_age=js.max_age_hours * 3600, max_bytes=js.max_bytes,
-                           duplicate_window=js.duplicate_window_seconds, clock=clock)
+                           duplicate_window=min(js.duplicate_window_seconds, MEMORY_DUPLICATE_WINDOW),
+                           keep_acked=MEMORY_KEEP_ACKED, clock=clock)
 
 
 def make_storage(env: Environment) -> Storage:

@@ -18,10 +18,10 @@ class Delivery:
 def test_a_batch_of_first_deliveries_is_judged_as_one_by_one(seed: int) -> None:
     rng = random.Random(seed)
     seqs = [rng.choice([0, rng.randrange(1, 400), rng.randrange(1, 400)]) for _ in range(1000)]
-    one, batch = Deduper(window=50), Deduper(window=50)
+    one, batch = Deduper(), Deduper()
     expected = [seq for seq in seqs if not one.is_duplicate(seq, False)]
     got: list[int] = []
-    for start in range(0, len(seqs), 70):  # batches larger than the window, too
+    for start in range(0, len(seqs), 70):
         new, dups = batch.first_deliveries([Delivery(s) for s in seqs[start:start + 70]])
         got.extend(d.seq for d in new)
         assert all(d.seq for d in dups)

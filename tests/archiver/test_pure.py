@@ -172,7 +172,7 @@ def test_retry_gate_backs_off_then_resets() -> None:
 
 
 def test_deduper_recognises_redeliveries() -> None:
-    d = Deduper(window=3, watermark=10, known={("c1", 5)})
+    d = Deduper(watermark=10, known={("c1", 5)})
     assert not d.is_duplicate(11, False)
     assert d.is_duplicate(11, True)  # seen in this run
     assert d.is_duplicate(9, True)  # written by an earlier run (<= watermark)
@@ -180,3 +180,11 @@ def test_deduper_recognises_redeliveries() -> None:
     assert d.is_duplicate(20, True, ("c1", 5))  # content read back from the newest file
     assert not d.is_duplicate(21, True, ("c1", 6))
     assert d.duplicates == 3
+
+
+def test_deduper_keeps_a_run_of_redeliveries_that_earlier_runs_never_wrote() -> None:
+    d = Deduper(watermark=40)
+    assert not d.is_duplicate(50, True) and not d.is_duplicate(1000, False)  # a redelivery, then new messages
+    assert not d.is_duplicate(60, True)  # between the two, yet never seen: still new
+    assert d.is_duplicate(60, True) and d.is_duplicate(50, True) and d.is_duplicate(999, True) is False
+    assert d.is_duplicate(1000, True) and d.is_duplicate(30, True)  # seen in this run / written before

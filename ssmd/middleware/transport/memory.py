@@ -50,6 +50,7 @@ class MemoryTransport:
         max_age: float = 24 * 3600.0,
         max_bytes: int = -1,
         duplicate_window: float = 120.0,
+        keep_acked: float = 0.0,
         clock: Clock | None = None,
     ) -> None:
         self.env = env
@@ -59,7 +60,11 @@ class MemoryTransport:
         self._window_ns = int(duplicate_window * 1e9)
         self._clock = clock or SystemClock()
         self._now = time.time_ns if type(self._clock) is SystemClock else self._clock.now_ns
-        self._limited = bool(self._max_age_ns) or max_bytes > 0
+        self._keep_ns = int(keep_acked * 1e9) if keep_acked > 0 else 0
+        """With ``keep_acked``, a message every consumer is done with goes once it is that old."""
+        self._floor = 0
+        self._floor_at = -(10**18)
+        self._limited = bool(self._max_age_ns) or max_bytes > 0 or bool(self._keep_ns)
         self._msgs: list[_Stored] = []
         self._head = 0
         """Index in ``_msgs`` of the first retained message; ``_msgs[0]`` has seq ``_base``."""
@@ -227,12 +232,51 @@ class MemoryTransport:
                     dedup.pop(msg_id, None)
 
     def _retain(self, now: int, added_bytes: int) -> None:
-        """Apply ``max_age``/``max_bytes`` after storing ``added_bytes`` at ``now``."""
+        """Apply ``max_age``/``max_bytes`` (and ``keep_acked``) after storing ``added_bytes`` at ``now``."""
         if self._max_bytes > 0:
             self._bytes += added_bytes
         too_old = self._max_age_ns and self._msgs[self._head].ts < now - self._max_age_ns
         if too_old or (self._max_bytes > 0 and self._bytes > self._max_bytes):
             self._trim(now)
+        if self._keep_ns and self._msgs[self._head].ts < now - self._keep_ns:
+            self._trim_done(now)
+
+    def _done_below(self, now: int) -> int:
+        """The lowest seq some consumer still needs (its next, or one unacked or due again);
+        recomputed at most once a second: it only grows, so an older value is a safe bound."""
+        if now - self._floor_at >= 1_000_000_000:
+            consumers = [*self._durables.values()]
+            consumers += [s.consumer for s in self._subs if s.consumer is not None and not s.closed]
+            for consumer in consumers:
+                self._skip_unwanted(consumer)
+            self._floor = min((c.needed() for c in consumers), default=self._base + len(self._msgs))
+            self._floor_at = now
+        return self._floor
+
+    def _skip_unwanted(self, consumer: _Consumer) -> None:
+        """Move a consumer's cursor past the messages its filter does not select (a reader
+        moves it only when it reads, and one whose subjects are rare seldom reads)."""
+        msgs, match = self._msgs, consumer.match
+        i = max(consumer.cursor - self._base, self._head)
+        n = len(msgs)
+        while i < n and not match(msgs[i].subject):
+            i += 1
+        consumer.cursor = self._base + i
+
+    def _trim_done(self, now: int) -> None:
+        """Drop the oldest messages that are older than ``keep_acked`` and that no consumer
+        needs any more (never one a consumer has not acked)."""
+        msgs, floor, horizon = self._msgs, self._done_below(now), now - self._keep_ns
+        head = self._head
+        while head < len(msgs) - 1 and self._base + head < floor and msgs[head].ts < horizon:
+            if self._max_bytes > 0:
+                self._bytes -= len(msgs[head].data)
+            head += 1
+        if head >= _COMPACT_AT and head * 2 >= len(msgs):
+            del msgs[:head]
+            self._base += head
+            head = 0
+        self._head = head
 
     def _trim(self, now: int) -> None:
         msgs = self._msgs

@@ -132,6 +132,11 @@ class _Consumer(_Waitable):
     def wants(self, subject: str) -> bool:
         return self.match(subject)
 
+    def needed(self) -> int:
+        """The lowest seq this consumer may still deliver: its cursor, or an unacked one."""
+        return min(self.cursor, min(self.pending, default=self.cursor), min(self.waiting, default=self.cursor),
+                   min(self.delayed_live, default=self.cursor))
+
     def reconfigure(self, ack_wait: float, max_pending: int) -> None:
         """A new ``subscribe`` of this durable. A shorter ``ack_wait`` also caps the deadlines
         of messages in flight, which keeps ``pending`` in deadline order."""
@@ -270,6 +275,11 @@ class MemorySubscription(Iteration):
         self._source = source
         self._durable = durable
         self.closed = False
+
+    @property
+    def consumer(self) -> _Consumer | None:
+        """The consumer reading the stream (None for a live view)."""
+        return self._source if isinstance(self._source, _Consumer) else None
 
     async def next(self, timeout: float | None = None) -> MemoryMessage:
         loop = asyncio.get_running_loop()
