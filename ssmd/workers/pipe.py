@@ -18,26 +18,19 @@ from ssmd.middleware.transport.base import Iteration, StartPosition
 from ssmd.middleware.transport.subjects import Matcher
 from ssmd.workers.wire import Delivery
 
-PipeMessage = Delivery
-"""A message as the archiver gets it (decoded by ``wire`` straight from the frame)."""
-
 
 class PipeSubscription(Iteration):
     def __init__(self, matcher: Matcher) -> None:
         self.matcher = matcher
-        self.queue: deque[PipeMessage] = deque()
+        self.queue: deque[Delivery] = deque()
         self.closed = False
         self._ready = asyncio.Event()
-
-    def put(self, msg: PipeMessage) -> None:
-        self.queue.append(msg)
-        self._ready.set()
 
     def wake(self) -> None:
         """Messages were appended to ``queue`` directly (``PipeTransport.deliver``)."""
         self._ready.set()
 
-    async def next(self, timeout: float | None = None) -> PipeMessage:
+    async def next(self, timeout: float | None = None) -> Delivery:
         while not self.queue:
             if self.closed:
                 raise TransportError("subscription closed")
@@ -48,7 +41,7 @@ class PipeSubscription(Iteration):
                 await asyncio.wait_for(self._ready.wait(), timeout)
         return self.queue.popleft()
 
-    async def next_batch(self, max_n: int, timeout: float | None = None) -> list[PipeMessage]:
+    async def next_batch(self, max_n: int, timeout: float | None = None) -> list[Delivery]:
         first = await self.next(timeout)
         queue = self.queue
         out = [first]
@@ -68,7 +61,7 @@ class PipeTransport:
         self.published: list[tuple[str, bytes, dict[str, str]]] = []
         self._route: dict[str, PipeSubscription | None] = {}
 
-    def deliver(self, msgs: list[PipeMessage]) -> None:
+    def deliver(self, msgs: list[Delivery]) -> None:
         """Queue each message on its subscription (woken once per call, not per message)."""
         route, acks = self._route, self.acks
         woken: set[PipeSubscription] = set()

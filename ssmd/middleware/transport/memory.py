@@ -272,6 +272,12 @@ class MemoryTransport:
             if self._max_bytes > 0:
                 self._bytes -= len(msgs[head].data)
             head += 1
+        self._drop_before(head)
+
+    def _drop_before(self, head: int) -> None:
+        """Make ``head`` (an index in ``_msgs``) the first retained message; the list is
+        compacted once half of it is dropped."""
+        msgs = self._msgs
         if head >= _COMPACT_AT and head * 2 >= len(msgs):
             del msgs[:head]
             self._base += head
@@ -291,11 +297,7 @@ class MemoryTransport:
             if self._max_bytes > 0:
                 self._bytes -= len(first.data)
             head += 1
-        if head >= _COMPACT_AT and head * 2 >= len(msgs):
-            del msgs[:head]
-            self._base += head
-            head = 0
-        self._head = head
+        self._drop_before(head)
 
     # -- reading -----------------------------------------------------------------------
     @property
