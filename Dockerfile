@@ -19,7 +19,7 @@ COPY ssmd ./ssmd
 COPY tui ./tui
 COPY exchanges ./exchanges
 COPY sql ./sql
-RUN /opt/ssmd/bin/pip install . \
+RUN /opt/ssmd/bin/pip install '.[all]' \
  && /opt/ssmd/bin/python -m compileall -q /opt/ssmd/lib \
  && /opt/ssmd/bin/ssmd --version
 

@@ -22,12 +22,22 @@ test *ARGS:
 check:
     ruff check .
     mypy
+    lint-imports
+    NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir /tmp/ssmd-site  # no -q: it hides the warnings --strict counts
     pytest -q
 
 # run every benchmark and print one table (figure, ceiling, ratio)
 bench *ARGS:
     python bench/run.py {{ARGS}}
 
+# the chaos suite: every scenario, its figure against its goal, one table (--quick, --write-docs, names)
+chaos *ARGS:
+    python bench/chaos.py {{ARGS}}
+
 # the live status TUI, attached to a running `ssmd up`
 tui *ARGS:
     ssmd tui {{ARGS}}
+
+# the documentation site on http://127.0.0.1:8000, rebuilt on save
+docs *ARGS:
+    NO_MKDOCS_2_WARNING=1 mkdocs serve {{ARGS}}

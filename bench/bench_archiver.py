@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 from common import Result, best_rate
 
 from ssmd import codec
+from ssmd.archive.columns import PRICE, SIZE, TS, ColumnBuffer, build_array
+from ssmd.archive.parquet import encode_parquet
 from ssmd.archiver import Archiver
-from ssmd.archiver.columns import PRICE, SIZE, TS, ColumnBuffer, build_array
-from ssmd.archiver.parquet import encode_parquet
 from ssmd.catalog import open_catalog_async
 from ssmd.catalog.replay import ReplayQuery, replay_chunks, replay_records
 from ssmd.catalog.reports import export

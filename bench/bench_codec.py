@@ -1,5 +1,5 @@
 """Cap'n Proto encode/decode rates per record type: ``ssmd.codec`` (layout-generated) next to
-pycapnp setting and reading attributes one by one (``ssmd.capnp_reference``), same run."""
+pycapnp setting and reading attributes one by one (``ssmd.codec.reference``), same run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from common import Result, best_rate
 
-from ssmd.capnp_reference import reference_decode, reference_encode
 from ssmd.codec import decode, encode
+from ssmd.codec.reference import reference_decode, reference_encode
 from ssmd.records import Lifecycle, OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
 
 

@@ -19,8 +19,9 @@ Every reader is a child process, so the exchange and the reader each have a core
 ``bench_e2e_nats.py`` runs the same burst through ``ssmd run connector`` + ``ssmd run
 archiver`` over nats-server. Both run with ``python bench/run.py e2e`` (``--quick``: 30k).
 
-``python bench/bench_e2e.py --profile OUT [N]`` samples one ``ssmd up`` burst with py-spy
-(``pip install py-spy``; attached for the burst only; raw collapsed stacks in OUT), or with
+``python bench/bench_e2e.py --profile OUT [N [WORKERS]]`` samples one ``ssmd up`` burst with py-spy
+(``pip install py-spy``; attached for the burst only; raw collapsed stacks in OUT, and the
+CPU µs per message of each stage printed, ``bench/stages.py``), or with
 OUT ending in ``.prof`` runs ``ssmd up`` under cProfile (whole run, exact call counts).
 """
 
@@ -172,7 +173,7 @@ async def _ssmd_run(ex: BurstExchange, rest: str, n: int, *, gateway: bool, prof
             if profile is not None and profile.suffix != ".prof":  # py-spy: the burst only, not pausing ssmd
                 spy = await asyncio.create_subprocess_exec(
                     str(BIN / "py-spy"), "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "500",
-                    "--nonblocking", "-o", str(profile), stdout=asyncio.subprocess.DEVNULL)
+                    "--nonblocking", "--subprocesses", "-o", str(profile), stdout=asyncio.subprocess.DEVNULL)
                 await asyncio.sleep(1.0)
             prefix, cpu0 = f"b{ex.bursts + 1}", cpu_seconds(proc.pid)
             burst = asyncio.create_task(ex.burst(sub, n))
@@ -285,12 +286,17 @@ def run(quick: bool = False) -> list[Result]:
     return asyncio.run(_main(quick))
 
 
-async def _profile(out: Path, n: int) -> None:
+async def _profile(out: Path, n: int, workers: int) -> None:
     async with exchange() as (ex, rest):
-        result = await _ssmd_run(ex, rest, n, gateway=False, profile=out)
+        result = await _ssmd_run(ex, rest, n, gateway=False, profile=out, workers=workers)
     print(json.dumps({k: v for k, v in result.items() if k != "gw"}), file=sys.stderr)
+    if out.suffix != ".prof":
+        from stages import table
+
+        print(table(out, n))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--profile"]:
-        asyncio.run(_profile(Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 100_000))
+        workers = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+        asyncio.run(_profile(Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 100_000, workers))

@@ -172,6 +172,7 @@ async def _sink(url: str) -> None:
 
 async def _gateway(url: str, n: int, idle: float = 10.0) -> None:
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     async with connect(url, ping_interval=None, max_size=2**24, max_queue=1024, compression=None) as ws:
         await ws.send(json.dumps({"action": "subscribe", "symbols": ["*"], "mode": "realtime", "id": 1}))
@@ -179,17 +180,30 @@ async def _gateway(url: str, n: int, idle: float = 10.0) -> None:
             pass
         _say(ready=True)
         first, last, trades, other = None, 0.0, 0, 0
-        while trades < n:
-            try:
-                data = await asyncio.wait_for(ws.recv(decode=False), idle if first else 120)
-            except TimeoutError:
-                break
-            if b'"type":"trade"' in data:
-                trades += 1
-                last = time.monotonic()
-                first = first or last
-            else:
-                other += 1
+        started = time.monotonic()
+
+        async def watchdog() -> None:  # ends the read once the trades stop coming (no timer per message)
+            while True:
+                await asyncio.sleep(0.2)
+                if time.monotonic() - (last or started) >= (idle if first else 120):
+                    break
+            await ws.close()
+
+        guard = asyncio.create_task(watchdog())
+        try:
+            while trades < n:
+                try:
+                    data = await ws.recv(decode=False)
+                except ConnectionClosed:
+                    break
+                if b'"type":"trade"' in data:
+                    trades += 1
+                    last = time.monotonic()
+                    first = first or last
+                else:
+                    other += 1
+        finally:
+            guard.cancel()
         _say(first=first, last=last, n=trades, other=other)
 
 

@@ -67,6 +67,34 @@ class ProtocolError(SsmdError):
     """A peer sent something the protocol does not allow."""
 
 
+class MissingExtraError(SsmdError):
+    """An optional dependency of the chosen backend or command is not installed; the
+    message names the ``pip install`` that adds it."""
+
+
+OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
+    "nats": ("the NATS transport and JetStream journal need nats-py", "nats"),
+    "redis": ("the Redis cache needs redis", "redis"),
+    "s3fs": ("S3 storage needs s3fs", "s3"),
+    "temporalio": ("the Temporal orchestrator needs temporalio", "temporal"),
+    "textual": ("the TUI needs textual", "tui"),
+}
+"""Top-level module of an optional dependency -> (what needs it, the ``ssmd[extra]`` that
+installs it). They are imported only where the backend or command that needs them is
+chosen, so ``pip install ssmd`` alone runs the embedded default."""
+
+
+def missing_extra(exc: ImportError) -> MissingExtraError | None:
+    """The ``MissingExtraError`` for a failed import of an optional dependency, else None."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    known = OPTIONAL_MODULES.get(exc.name.partition(".")[0])
+    if known is None:
+        return None
+    what, extra = known
+    return MissingExtraError(f"{what}: pip install 'ssmd[{extra}]'")
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether a retry loop should try again after ``exc``.
 

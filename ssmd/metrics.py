@@ -38,6 +38,10 @@ CONNECTOR_RECONNECTS = Counter(
 CONNECTOR_GAPS = Counter(
     "ssmd_connector_gaps_total", "Sequence gaps and outages recorded.", ["feed", "channel"], registry=REGISTRY,
 )
+CONNECTOR_FREEZES = Counter(
+    "ssmd_connector_freezes_total", "Channels found frozen (connection alive, no data past the channel's limit).",
+    ["feed", "channel"], registry=REGISTRY,
+)
 CONNECTOR_SUBSCRIBED_MARKETS = Gauge(
     "ssmd_connector_subscribed_markets", "Markets subscribed per channel.", ["feed", "channel"], registry=REGISTRY,
 )

@@ -15,21 +15,24 @@ from __future__ import annotations
 import tempfile
 from datetime import date as Date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ssmd.archiver import layout
-from ssmd.archiver import manifest as mf
-from ssmd.archiver.completeness import day_completeness
-from ssmd.archiver.raw import FileStats, read_raw
-from ssmd.catalog import duck
+from ssmd.archive import duck, layout
+from ssmd.archive import manifest as mf
+from ssmd.archive.completeness import day_completeness
+from ssmd.archive.raw import FileStats, read_raw
+from ssmd.calendar import day_bounds
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_bounds
 from ssmd.errors import DataError, NotFoundError
 from ssmd.records import RECORD_TYPES
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
+    from ssmd.middleware.storage.base import Storage
 
 ORDER = {
     "trade": "ticker, ts, received_at, seq",
@@ -60,7 +63,7 @@ class VerifyReport(msgspec.Struct, kw_only=True):
     gaps: int = 0
     quality_score: float = 1.0
     completeness: str = "complete"
-    """complete | healed | degraded (``ssmd.archiver.completeness``)."""
+    """complete | healed | degraded (``ssmd.archive.completeness``)."""
     problems: list[str] = []
 
     @property
@@ -80,14 +83,14 @@ def _ns(d: Any) -> int:
     return int(d.timestamp() * 1_000_000_000)
 
 
-async def read_footer(storage: Any, path: str) -> pq.FileMetaData:
+async def read_footer(storage: Storage, path: str) -> pq.FileMetaData:
     try:
         return pq.read_metadata(pa.BufferReader(await storage.get(path)))
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
-async def verify_day(env: Environment, backends: Any, date: str, *, now_ns: int | None = None) -> VerifyReport:
+async def verify_day(env: Environment, backends: Backends, date: str, *, now_ns: int | None = None) -> VerifyReport:
     import time
 
     from ssmd.archiver.service import ACTIVE
@@ -163,7 +166,7 @@ async def verify_day(env: Environment, backends: Any, date: str, *, now_ns: int 
     return report
 
 
-async def compact_day(env: Environment, backends: Any, date: str) -> CompactReport:
+async def compact_day(env: Environment, backends: Backends, date: str) -> CompactReport:
     storage = backends.storage
     report = CompactReport(date=date)
     for record_type in RECORD_TYPES:

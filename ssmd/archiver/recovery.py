@@ -12,23 +12,27 @@ that is still unacked was written at most one flush before the previous run stop
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ssmd.archiver import layout
-from ssmd.archiver.parquet import META_LAST_SEQ
+from ssmd.archive import layout
+from ssmd.archive.parquet import META_LAST_SEQ
+from ssmd.archive.raw import read_raw
 from ssmd.archiver.policy import Deduper
-from ssmd.archiver.raw import read_raw
 from ssmd.config.model import Environment
 from ssmd.errors import DataError
 from ssmd.log import get_logger
 
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
+
 log = get_logger("archiver")
 
 
-async def watermark(env: Environment, storage: Any, record_type: str, date: str, before_ns: int | None = None) -> int:
+async def watermark(env: Environment, storage: Storage, record_type: str, date: str,
+                    before_ns: int | None = None) -> int:
     """Highest stream sequence in the newest part file of (type, day) flushed before
     ``before_ns`` (this run's start: its own files say nothing of what earlier runs left
     unacked, and redeliveries may come after it wrote newer messages); 0 if none."""
@@ -47,7 +51,7 @@ async def watermark(env: Environment, storage: Any, record_type: str, date: str,
     return int(raw) if raw else 0
 
 
-async def raw_keys(env: Environment, storage: Any, date: str) -> set[Hashable]:
+async def raw_keys(env: Environment, storage: Storage, date: str) -> set[Hashable]:
     """(conn, received_at) of every line in the newest raw file of each channel of the day."""
     keys: set[Hashable] = set()
     newest: dict[str, tuple[int, str]] = {}
@@ -65,7 +69,7 @@ async def raw_keys(env: Environment, storage: Any, date: str) -> set[Hashable]:
     return keys
 
 
-async def learn(env: Environment, storage: Any, consumer: str, date: str, dedup: Deduper,
+async def learn(env: Environment, storage: Storage, consumer: str, date: str, dedup: Deduper,
                 before_ns: int | None = None) -> bool:
     """Teach ``dedup`` what earlier runs wrote for (consumer, day); False if storage could
     not be read (then redeliveries are judged by this run's memory; compaction removes

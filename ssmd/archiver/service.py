@@ -12,24 +12,27 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ssmd import codec, metrics
+from ssmd.archive.manifest import add_gap
+from ssmd.archive.parquet import Batch, Buffer
 from ssmd.archiver import recovery
-from ssmd.archiver.manifest import add_gap
-from ssmd.archiver.parquet import Batch, Buffer
 from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
 from ssmd.archiver.sinks import ManifestStore, RawSink, write_batches
+from ssmd.calendar import DayPartitioner
 from ssmd.clock import Clock, SystemClock, rfc3339
 from ssmd.config.model import Environment
-from ssmd.day.calendar import DayPartitioner
 from ssmd.errors import TransportError
 from ssmd.log import get_logger
 from ssmd.records import RECORD_TYPES
 from ssmd.status import ComponentStatus, GapInfo
 from ssmd.subjects import decode_token, dlq_subject, raw_subject
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 log = get_logger("archiver")
 ACTIVE: weakref.WeakSet[Archiver] = weakref.WeakSet()
@@ -43,7 +46,7 @@ _BATCH = 512
 class Archiver:
     name = "archiver"
 
-    def __init__(self, env: Environment, backends: Any, *, clock: Clock = SystemClock(),
+    def __init__(self, env: Environment, backends: Backends, *, clock: Clock = SystemClock(),
                  ack_wait: float = 60.0, durable_prefix: str = "archiver") -> None:
         self.env = env
         self.backends = backends

@@ -7,32 +7,53 @@ everything buffered for a retry. Nothing here reads the clock; times are passed 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssmd import metrics
-from ssmd.archiver import layout
-from ssmd.archiver import manifest as mf
-from ssmd.archiver.parquet import Batch
-from ssmd.archiver.raw import RawFile, RawLine, line_from_message
+from ssmd.archive import layout
+from ssmd.archive import manifest as mf
+from ssmd.archive.parquet import Batch
+from ssmd.archive.raw import RawFile, RawLine, complete_length, line_from_message
+from ssmd.calendar import day_bounds
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_bounds
 from ssmd.errors import NotFoundError
+from ssmd.log import get_logger
+
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
+
+log = get_logger("archiver")
 
 
-async def next_raw_number(storage: Any, env: Environment, date: str, channel: str) -> int:
-    """1 + the highest ``n`` of the day's existing ``{channel}-{n}`` files (1 if none)."""
-    highest = 0
+async def next_raw_number(storage: Storage, env: Environment, date: str, channel: str) -> int:
+    """1 + the highest ``n`` of the day's existing ``{channel}-{n}`` files (1 if none). On
+    appending storage, the highest file's torn last frame (a write cut short) is cut off
+    first, so every file before the new one reads whole."""
+    highest, newest = 0, ""
     for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
         parsed = layout.parse_raw_name(info.path)
-        if parsed and parsed[0] == channel:
-            highest = max(highest, parsed[1])
+        if parsed and parsed[0] == channel and parsed[1] > highest:
+            highest, newest = parsed[1], info.path
+    if newest and storage.appends:
+        await repair_tail(storage, newest)
     return highest + 1
+
+
+async def repair_tail(storage: Storage, path: str) -> int:
+    """Cut a raw file back to its last whole zstd frame; returns the bytes cut (0: whole)."""
+    data = await storage.get(path)
+    whole = complete_length(data)
+    if whole < len(data):
+        await storage.put(path, data[:whole])
+        log.warning("raw file ended inside a zstd frame (a write cut short): cut back to its last whole frame",
+                    path=path, bytes_cut=len(data) - whole)
+    return len(data) - whole
 
 
 class ManifestStore:
     """Day manifests held in memory, loaded from storage on first use, written when dirty."""
 
-    def __init__(self, env: Environment, storage: Any) -> None:
+    def __init__(self, env: Environment, storage: Storage) -> None:
         self.env = env
         self.storage = storage
         self.days: dict[str, mf.Manifest] = {}
@@ -82,7 +103,7 @@ def _date(text: str) -> Any:
 class RawSink:
     """Open raw files per (date, channel)."""
 
-    def __init__(self, env: Environment, storage: Any) -> None:
+    def __init__(self, env: Environment, storage: Storage) -> None:
         self.env = env
         self.storage = storage
         self.files: dict[tuple[str, str], RawFile] = {}
@@ -128,7 +149,7 @@ class RawSink:
     def file(self, date: str, channel: str, now: float) -> RawFile:
         found = self.files.get((date, channel))
         if found is None:
-            found = self.files[(date, channel)] = RawFile("", channel, now)
+            found = self.files[(date, channel)] = RawFile("", channel, now, keep_frames=not self.storage.appends)
         return found
 
     async def write(self, manifests: ManifestStore, now_ns: int) -> tuple[int, int, list[Any]]:
@@ -150,8 +171,13 @@ class RawSink:
                 if not raw.stats.name:
                     number = await next_raw_number(self.storage, self.env, date, channel)
                     raw.stats.name = layout.raw_file_path(self.env, date, channel, number).rsplit("/", 1)[-1]
-                content = raw.next_content(n)
-                await self.storage.put(f"{layout.raw_day_prefix(self.env, date)}/{raw.stats.name}", content)
+                path = f"{layout.raw_day_prefix(self.env, date)}/{raw.stats.name}"
+                if raw.keep_frames:  # storage that cannot append: the whole file again
+                    content = raw.next_content(n)
+                    await self.storage.put(path, content)
+                else:  # only the new frame, at the committed size
+                    content = raw.pending_frame(n)
+                    await self.storage.append(path, content, raw.committed_bytes)
                 raw.commit(n)
                 self.pending -= n
                 files += 1
@@ -173,7 +199,7 @@ class RawSink:
                 del self.files[key]
 
 
-async def write_batches(storage: Any, batches: list[Batch], manifests: ManifestStore, now_ns: int,
+async def write_batches(storage: Storage, batches: list[Batch], manifests: ManifestStore, now_ns: int,
                         acks: list[Any]) -> int:
     """Write sealed batches in order, removing each from ``batches`` once durable and
     moving its deliveries to ``acks``; returns the bytes written."""

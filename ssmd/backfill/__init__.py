@@ -9,13 +9,12 @@ rows already in the archive (by trade id, candle period, settlement) are never w
 again, whichever feed wrote them.
 
 Pure: ``plan`` (ranges, windows at the cutoff, chunks by trading day), ``convert`` (REST
-objects → records), ``datasets`` (the new datasets' column contract and records),
-``checkpoint`` (completed windows). Shell: ``store`` (Parquet writes, what the archive
-holds), ``run`` (the async runner).
+objects → records), ``checkpoint`` (completed windows). Shell: ``store`` (Parquet writes,
+what the archive holds), ``run`` (the async runner). The new datasets' records and column
+contract are ``ssmd.archive.datasets``, beside the other archive contracts.
 
 May import: ssmd core modules, ``ssmd.kalshi`` (REST client and wire Structs),
-``ssmd.archiver`` (layout, column contract, Parquet encoding), ``ssmd.day.calendar``,
-``ssmd.secmaster.model`` (market facts), the middleware interfaces. Never the connector,
-gateway, catalog or TUI. ``datasets`` imports only pyarrow and ``ssmd.archiver.columns``,
-so the catalog can read the contract without pulling in the rest.
+``ssmd.archive`` (layout, column contracts, Parquet encoding), ``ssmd.calendar``,
+``ssmd.secmaster.model`` (market facts), the middleware interfaces. Never the archiver,
+connector, gateway, catalog, CLI or TUI.
 """

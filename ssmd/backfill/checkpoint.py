@@ -14,7 +14,7 @@ against the archive.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 import msgspec
@@ -22,6 +22,9 @@ import msgspec
 from ssmd.backfill.plan import Interval, Tier, merge
 from ssmd.config.model import Environment
 from ssmd.errors import DataError
+
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
@@ -72,7 +75,7 @@ def decode(data: bytes, where: str) -> Checkpoint:
 class Checkpoints:
     """The checkpoints of one run, loaded once, saved as chunks complete."""
 
-    def __init__(self, env: Environment, storage: Any) -> None:
+    def __init__(self, env: Environment, storage: Storage) -> None:
         self.env = env
         self.storage = storage
         self.items: dict[tuple[str, str, str], Checkpoint] = {}

@@ -10,7 +10,7 @@ exactly; times from RFC 3339 (any fraction, to the nanosecond) or Unix seconds.
 
 from __future__ import annotations
 
-from ssmd.backfill.datasets import Candle, Settlement
+from ssmd.archive.datasets import Candle, Settlement
 from ssmd.kalshi.marketdata import Candle as RestCandle
 from ssmd.kalshi.marketdata import CandleQuote
 from ssmd.kalshi.rest import Market

@@ -11,9 +11,9 @@ from typing import Any
 
 import msgspec
 
+from ssmd.archive.datasets import Candle
 from ssmd.backfill import plan
 from ssmd.backfill.convert import candle
-from ssmd.backfill.datasets import Candle
 from ssmd.backfill.plan import Interval, Tier
 from ssmd.errors import NotFoundError, SsmdError
 from ssmd.secmaster.model import parse_time_ns

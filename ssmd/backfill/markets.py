@@ -11,7 +11,7 @@ Markets the history already holds are skipped, so a rerun writes nothing.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,8 +23,11 @@ from ssmd.secmaster.diff import Change
 from ssmd.secmaster.history import version_path, versions_prefix
 from ssmd.secmaster.model import EventInfo, from_rest
 
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
 
-async def known_tickers(env: Environment, storage: Any) -> set[str]:
+
+async def known_tickers(env: Environment, storage: Storage) -> set[str]:
     """Tickers with at least one version in the secmaster's history."""
     out: set[str] = set()
     for info in await storage.list(versions_prefix(env)):
@@ -61,7 +64,7 @@ def versions(targets: list[Target], infos: dict[str, EventInfo], known: set[str]
     return sorted(out, key=lambda c: (c.ts, c.ticker))
 
 
-async def backfill_markets(env: Environment, storage: Any, rest: Any, targets: list[Target],
+async def backfill_markets(env: Environment, storage: Storage, rest: Any, targets: list[Target],
                            now_ns: int) -> tuple[int, int]:
     """Write the missing versions; returns (written, already known)."""
     from ssmd.secmaster.history import to_parquet

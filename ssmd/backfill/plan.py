@@ -13,9 +13,9 @@ from typing import Literal
 
 import msgspec
 
+from ssmd.calendar import day_bounds, day_partition, trading_day
 from ssmd.clock import parse_moment
 from ssmd.config.model import Schedule
-from ssmd.day.calendar import day_bounds, day_partition, trading_day
 from ssmd.errors import SsmdError
 
 Tier = Literal["live", "historical"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -25,6 +25,9 @@ from ssmd.backfill.store import Dedup, Writer
 from ssmd.clock import Clock, SystemClock, rfc3339
 from ssmd.config.model import Environment
 from ssmd.kalshi.rest_records import trade_record
+
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
 
 
 class Request(msgspec.Struct, kw_only=True):
@@ -108,7 +111,7 @@ def _chunks(env: Environment, what: str, lo: int, hi: int) -> list[Interval]:
 
 
 class _Run:
-    def __init__(self, env: Environment, storage: Any, rest: Any, request: Request, clock: Clock,
+    def __init__(self, env: Environment, storage: Storage, rest: Any, request: Request, clock: Clock,
                  progress: Callable[[Progress], None] | None) -> None:
         self.env = env
         self.storage = storage
@@ -226,7 +229,7 @@ class _Run:
                        rows_per_second=round(total / seconds, 1) if seconds > 0 else 0.0)
 
 
-async def backfill(env: Environment, storage: Any, rest: Any, request: Request, *, clock: Clock | None = None,
+async def backfill(env: Environment, storage: Storage, rest: Any, request: Request, *, clock: Clock | None = None,
                    progress: Callable[[Progress], None] | None = None) -> Summary:
     """Backfill ``request`` from ``rest`` (a ``KalshiRest``) into ``storage``'s archive."""
     return await _Run(env, storage, rest, request, clock or SystemClock(), progress).run()

@@ -16,20 +16,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ssmd.archiver import layout
-from ssmd.archiver.columns import ColumnBuffer
-from ssmd.archiver.parquet import encode_parquet
-from ssmd.backfill import datasets
+from ssmd.archive import datasets, layout
+from ssmd.archive.columns import ColumnBuffer
+from ssmd.archive.parquet import encode_parquet
 from ssmd.backfill.checkpoint import Checkpoint, Checkpoints
 from ssmd.backfill.plan import Interval
 from ssmd.config.model import Environment
 from ssmd.log import get_logger
+
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
 
 log = get_logger("backfill")
 DATASET_TYPE = {"trades": "trade", "candles": "candles", "settlements": "settlements"}
@@ -87,7 +89,7 @@ def read_keys(data: bytes, record_type: str, tickers: set[str]) -> set[Hashable]
 class Dedup:
     """Keys already archived per (type, day), plus those accepted in this run."""
 
-    def __init__(self, env: Environment, storage: Any, tickers: set[str]) -> None:
+    def __init__(self, env: Environment, storage: Storage, tickers: set[str]) -> None:
         self.env = env
         self.storage = storage
         self.tickers = tickers
@@ -141,7 +143,7 @@ def _table(record_type: str, records: list[Any]) -> pa.Table:
 class Writer:
     """Buffers records per (type, day); ``flush`` writes them, then the checkpoints they complete."""
 
-    def __init__(self, env: Environment, storage: Any, checkpoints: Checkpoints, *, now_ns: Callable[[], int],
+    def __init__(self, env: Environment, storage: Storage, checkpoints: Checkpoints, *, now_ns: Callable[[], int],
                  flush_rows: int = 200_000, flush_seconds: float = 5.0) -> None:
         self.env = env
         self.storage = storage

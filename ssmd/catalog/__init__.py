@@ -5,19 +5,23 @@
     cat.sql("SELECT ticker, count(*) FROM trades GROUP BY ALL").show()
     cat.trades("2026-07-19", "KXBTCD-26JUL2317-T118999.99")   # Arrow table
 
-May import: ssmd core modules, ssmd.archiver (layout, column contract), ssmd.backfill.datasets
-(the history datasets' column contract), the middleware factory (to reach storage and the
-cache); never the gateway, connector or TUI.
+May import: ssmd core modules, ``ssmd.archive`` (layout, manifest, column contracts of the
+records and the history datasets, DuckDB connections), the middleware factory (to reach
+storage and the cache); never the archiver, backfill, gateway, connector, CLI or TUI.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ssmd.catalog.catalog import Catalog, catalog_path, run_sync
+from ssmd.catalog.catalog import Catalog, ReadSide, catalog_path, run_sync
 from ssmd.config.model import Environment
 
-__all__ = ["Catalog", "catalog_path", "open_catalog", "open_catalog_async"]
+if TYPE_CHECKING:
+    from ssmd.middleware.cache.base import Cache
+    from ssmd.middleware.storage.base import Storage
+
+__all__ = ["Catalog", "ReadSide", "catalog_path", "open_catalog", "open_catalog_async"]
 
 
 def _environment(env: str | Environment) -> Environment:
@@ -28,7 +32,7 @@ def _environment(env: str | Environment) -> Environment:
     return load_environment(env)
 
 
-async def load_markets(catalog: Catalog, cache: Any) -> int:
+async def load_markets(catalog: Catalog, cache: Cache) -> int:
     """Copy the secmaster's markets (cache hash ``{env}:secmaster:markets``) into the
     catalog's ``markets`` view. A cache that is down or empty leaves the last copy."""
     from ssmd.subjects import cache_key
@@ -47,7 +51,7 @@ async def load_markets(catalog: Catalog, cache: Any) -> int:
 class _ReadSide:
     """Storage and cache of an environment, for reading (no transport, no journal)."""
 
-    def __init__(self, storage: Any, cache: Any) -> None:
+    def __init__(self, storage: Storage, cache: Cache) -> None:
         self.storage = storage
         self.cache = cache
 
@@ -67,18 +71,18 @@ async def _read_side(env: Environment) -> _ReadSide:
     return _ReadSide(make_storage(env), cache)
 
 
-async def open_catalog_async(env: str | Environment, *, backends: Any = None, database: str | None = None,
+async def open_catalog_async(env: str | Environment, *, backends: ReadSide | None = None, database: str | None = None,
                              refresh: bool = True) -> Catalog:
-    """Open (and refresh) the catalog of an environment. ``backends`` (anything with
-    ``storage`` and optionally ``cache``) defaults to the environment's own storage and
-    cache, which are then closed with the catalog."""
+    """Open (and refresh) the catalog of an environment. ``backends`` (``Backends``, or
+    anything with ``storage`` and ``cache``, which may be None) defaults to the
+    environment's own storage and cache, which are then closed with the catalog."""
     environment = _environment(env)
     owned = backends is None
     if backends is None:
         backends = await _read_side(environment)
     try:
         catalog = await Catalog.open(environment, backends.storage, database=database, refresh=refresh)
-        if getattr(backends, "cache", None) is not None:
+        if backends.cache is not None:
             await load_markets(catalog, backends.cache)
     except BaseException:
         if owned:
@@ -89,7 +93,7 @@ async def open_catalog_async(env: str | Environment, *, backends: Any = None, da
     return catalog
 
 
-def open_catalog(env: str | Environment, *, backends: Any = None, database: str | None = None,
+def open_catalog(env: str | Environment, *, backends: ReadSide | None = None, database: str | None = None,
                  refresh: bool = True) -> Catalog:
     """Synchronous ``open_catalog_async`` for notebooks and scripts."""
     return run_sync(open_catalog_async(env, backends=backends, database=database, refresh=refresh))

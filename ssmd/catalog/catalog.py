@@ -13,19 +13,34 @@ import json
 import os
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
 
-from ssmd.archiver import layout
-from ssmd.catalog import duck, index
+from ssmd.archive import duck, layout
+from ssmd.catalog import index
 from ssmd.config.model import Environment
 from ssmd.errors import DataError, SsmdError
 from ssmd.resources import sql_dir
 
+if TYPE_CHECKING:
+    from ssmd.middleware.cache.base import Cache
+    from ssmd.middleware.storage.base import Storage
+
 T = TypeVar("T")
 _DUCK_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "bool": "BOOLEAN"}
+
+
+class ReadSide(Protocol):
+    """What a catalog reads through: the archive's storage and, for market metadata, the
+    cache (None: no markets view refresh). ``open_backends``'s ``Backends`` is one."""
+
+    @property
+    def storage(self) -> Storage: ...
+    @property
+    def cache(self) -> Cache | None: ...
+    async def close(self) -> None: ...
 
 
 def catalog_path(env: Environment) -> str:
@@ -69,16 +84,16 @@ def empty_relation(record_type: str) -> str:
 class Catalog:
     """An open catalog. ``sql(q)`` gives DuckDB relations; the helpers give Arrow tables."""
 
-    def __init__(self, env: Environment, storage: Any, con: Any, database: str) -> None:
+    def __init__(self, env: Environment, storage: Storage, con: Any, database: str) -> None:
         self.env = env
         self.storage = storage
         self.con = con
         self.database = database
-        self.owned_backends: Any = None
+        self.owned_backends: ReadSide | None = None
         """Backends opened for this catalog (closed with it)."""
 
     @classmethod
-    async def open(cls, env: Environment, storage: Any, *, database: str | None = None,
+    async def open(cls, env: Environment, storage: Storage, *, database: str | None = None,
                    refresh: bool = True) -> Catalog:
         target = database or catalog_path(env)
         if target != ":memory:":

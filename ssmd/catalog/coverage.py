@@ -2,7 +2,7 @@
 
 ``day_coverage`` counts the day's rows per market and UTC hour in the catalog (trades by
 ``source``, ticker and order-book updates), reads the gaps from the day's manifest, and
-classifies every cell (``ssmd.archiver.completeness``). ``write_coverage`` stores the rows as
+classifies every cell (``ssmd.archive.completeness``). ``write_coverage`` stores the rows as
 ``coverage.parquet`` beside the manifest, where the catalog's ``coverage`` view reads them.
 
 Hours: by default those the recording spans (the manifest's first to last frame, and every
@@ -14,20 +14,23 @@ from __future__ import annotations
 
 import time
 from datetime import date as Date
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ssmd.archiver import layout
-from ssmd.archiver import manifest as mf
-from ssmd.archiver.completeness import Cell, CoverageRow, coverage, day_completeness, hours_of
+from ssmd.archive import layout
+from ssmd.archive import manifest as mf
+from ssmd.archive.completeness import Cell, CoverageRow, coverage, day_completeness, hours_of
+from ssmd.calendar import day_bounds
 from ssmd.catalog.catalog import Catalog
 from ssmd.clock import parse_moment
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_bounds
 from ssmd.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 COVERAGE_NAME = "coverage.parquet"
 SCHEMA = pa.schema([
@@ -118,7 +121,7 @@ async def write_coverage(catalog: Catalog, result: DayCoverage) -> str:
     return path
 
 
-async def certify(env: Environment, backends: Any, date: str) -> DayCoverage:
+async def certify(env: Environment, backends: Backends, date: str) -> DayCoverage:
     """Compute and store a day's coverage with the environment's own storage (used when a
     run stops and when a trading day ends)."""
     from ssmd.catalog import open_catalog_async

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pyarrow.parquet as pq
 
-from ssmd.archiver import layout
-from ssmd.archiver import manifest as mf
+from ssmd.archive import layout
+from ssmd.archive import manifest as mf
 from ssmd.config.model import Environment
+
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
 
 
 @functools.cache
 def datasets() -> dict[str, Any]:
     """Every dataset type of the normalized archive and its column contract: the record types,
     plus the REST history of ``ssmd data backfill`` (``candles``, ``settlements``)."""
-    from ssmd.archiver.columns import CONTRACT as RECORD_CONTRACT
-    from ssmd.backfill.datasets import CONTRACT as HISTORY_CONTRACT
+    from ssmd.archive.columns import CONTRACT as RECORD_CONTRACT
+    from ssmd.archive.datasets import CONTRACT as HISTORY_CONTRACT
 
     return {**RECORD_CONTRACT, **HISTORY_CONTRACT}
 
@@ -89,11 +92,11 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _read_file_row(storage: Any, env: Environment, path: str, size: int, modified: float | None) -> FileRow:
+def _read_file_row(storage: Storage, env: Environment, path: str, size: int, modified: float | None) -> FileRow:
     record_type = layout.type_of(env, path) or "?"
     date = layout.date_of(path)
     try:
-        with storage.fs.open(storage.url(path), "rb") as fh:
+        with storage.open_read(path) as fh:
             meta = pq.ParquetFile(fh).metadata
         rows, lo, hi, lo_t, hi_t = footer_facts(meta)
     except Exception as exc:
@@ -103,7 +106,7 @@ def _read_file_row(storage: Any, env: Environment, path: str, size: int, modifie
     return FileRow(path, record_type, date, size, modified, rows, lo, hi, lo_t, hi_t, "ok", None)
 
 
-async def refresh(con: Any, env: Environment, storage: Any) -> dict[str, int]:
+async def refresh(con: Any, env: Environment, storage: Storage) -> dict[str, int]:
     """Bring the index up to date. Returns counts: added, changed, removed, bad, days."""
     con.execute(FILES_DDL)
     con.execute(DAYS_DDL)
@@ -128,7 +131,7 @@ async def refresh(con: Any, env: Environment, storage: Any) -> dict[str, int]:
             "removed": len(gone), "bad": sum(1 for r in rows if r.status == "bad"), "days": days}
 
 
-async def _refresh_days(con: Any, env: Environment, storage: Any) -> int:
+async def _refresh_days(con: Any, env: Environment, storage: Storage) -> int:
     prefix = f"{env.storage.buckets.raw}/{env.name}/{env.feed}/"
     known = {str(d): (s, m) for d, s, m in con.execute("SELECT date, size, modified FROM ssmd_days").fetchall()}
     changed = 0

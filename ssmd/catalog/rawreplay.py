@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ssmd.archiver import layout
-from ssmd.archiver.raw import RawLine, read_raw
+from ssmd.archive import layout
+from ssmd.archive.raw import RawLine, read_raw
 from ssmd.catalog.catalog import run_sync
 from ssmd.catalog.replay import ReplayQuery, raw_mentions
 from ssmd.config.model import Environment
+
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
 
 
 def _wanted_type(line_type: str, types: list[str]) -> bool:
@@ -18,7 +21,7 @@ def _wanted_type(line_type: str, types: list[str]) -> bool:
     return any(t in line_type for t in types)
 
 
-async def raw_lines(env: Environment, storage: Any, q: ReplayQuery) -> list[RawLine]:
+async def raw_lines(env: Environment, storage: Storage, q: ReplayQuery) -> list[RawLine]:
     """Lines of the day mentioning the symbols, within the window, by receive time."""
     out: list[RawLine] = []
     for info in await storage.list(layout.raw_day_prefix(env, q.date) + "/"):
@@ -35,7 +38,7 @@ async def raw_lines(env: Environment, storage: Any, q: ReplayQuery) -> list[RawL
     return out
 
 
-def replay_raw(env: Environment, storage: Any, q: ReplayQuery) -> Iterator[tuple[int, str]]:
+def replay_raw(env: Environment, storage: Storage, q: ReplayQuery) -> Iterator[tuple[int, str]]:
     """(received_at ns, frame text) in receive order."""
     for line in run_sync(raw_lines(env, storage, q)):
         yield line.received_at, line.frame

@@ -9,8 +9,8 @@ from typing import Any
 
 import msgspec
 
-from ssmd.archiver.completeness import day_completeness
-from ssmd.catalog import duck
+from ssmd.archive import duck
+from ssmd.archive.completeness import day_completeness
 from ssmd.catalog.catalog import Catalog
 from ssmd.catalog.sqlgen import VIEWS, where_clause
 from ssmd.errors import SsmdError
@@ -120,7 +120,7 @@ def is_compacted(catalog: Catalog, record_type: str, date: str) -> bool:
 
 
 def catalog_columns(record_type: str) -> list[tuple[str, str]]:
-    from ssmd.archiver.columns import CONTRACT
+    from ssmd.archive.columns import CONTRACT
 
     return [(name, str(kind)) for name, kind, _ in CONTRACT[record_type]]
 

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 
-from ssmd.cli.output import emit_json, human_bytes, table
+from ssmd.cli.output import emit_json, table
 from ssmd.clock import parse_moment
 from ssmd.errors import SsmdError
+from ssmd.units import human_bytes
 
 app = App(name="data", help="Archived data: replay, export, inventory, gaps, quality.")
 DEFAULT_ENV = "kalshi-local"

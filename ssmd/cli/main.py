@@ -7,7 +7,7 @@ import sys
 from cyclopts import App
 
 from ssmd import __version__
-from ssmd.errors import ConfigError, SsmdError
+from ssmd.errors import ConfigError, SsmdError, missing_extra
 
 app = App(
     name="ssmd",
@@ -29,7 +29,8 @@ app.command("ssmd.cli.worker:worker", name="worker", help="Run the Temporal work
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on stderr and exit code 1 (2 for config)."""
+    """Run the CLI; user errors become one line on stderr and exit code 1 (2 for config).
+    A missing optional dependency is one of them: the line names the extra to install."""
     try:
         result = app(argv, exit_on_error=True, result_action="return_value")
     except ConfigError as exc:
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SsmdError as exc:
         print(f"ssmd: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"ssmd: {missing}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ssmd: interrupted", file=sys.stderr)

@@ -21,6 +21,7 @@ from ssmd.errors import NotFoundError, SsmdError
 
 if TYPE_CHECKING:
     from ssmd.config.model import Environment
+    from ssmd.middleware.factory import Backends
     from ssmd.secmaster.model import SecMarket
 
 app = App(name="secmaster", help="Market metadata: sync, list, show, search, export.")
@@ -53,7 +54,7 @@ def _run(env_name: str, body: Callable[[Environment, Any], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-async def _markets(env: Environment, backends: Any) -> dict[str, SecMarket]:
+async def _markets(env: Environment, backends: Backends) -> dict[str, SecMarket]:
     from ssmd.secmaster.store import MarketStore
 
     return await MarketStore(env.name, backends.cache).load()
@@ -117,7 +118,7 @@ def sync(env: str, *, incremental: bool = False, json: Annotated[bool, Parameter
         Print the summary as JSON.
     """
 
-    async def body(environment: Environment, backends: Any) -> Any:
+    async def body(environment: Environment, backends: Backends) -> Any:
         from ssmd.secmaster.service import SecmasterService
         from ssmd.secmaster.store import MarketStore
 
@@ -189,7 +190,7 @@ def list_(
             raise SsmdError(f"--status: unknown status {status!r} (one of {', '.join(STATUSES)}, "
                             "or open, paused, settled)")
 
-    async def body(environment: Environment, backends: Any) -> list[SecMarket]:
+    async def body(environment: Environment, backends: Backends) -> list[SecMarket]:
         from ssmd.secmaster.model import canonical_status
         from ssmd.secmaster.store import MarketStore
 
@@ -222,7 +223,7 @@ def show(env: str, ticker: str, *, json: Annotated[bool, Parameter(negative="")]
         Print JSON.
     """
 
-    async def body(environment: Environment, backends: Any) -> SecMarket:
+    async def body(environment: Environment, backends: Backends) -> SecMarket:
         from ssmd.secmaster.store import MarketStore
 
         found = await MarketStore(environment.name, backends.cache).get(ticker)

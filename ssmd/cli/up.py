@@ -78,12 +78,10 @@ def run(component: Component, env: str = "kalshi-local", *, duration: float | No
 
 
 def _tui_factory() -> Any:
-    """The TUI's app factory, imported only when ``--tui`` is asked for."""
-    try:
-        from tui.app import make_app
-        from tui.source import HttpStatusSource
-    except ImportError as exc:
-        raise SsmdError(f"--tui is not available in this installation ({exc})") from None
+    """The TUI's app factory, imported only when ``--tui`` is asked for (without textual,
+    ``ssmd.cli.main`` reports the extra to install)."""
+    from tui.app import make_app
+    from tui.source import HttpStatusSource
 
     def build(control_url: str) -> tuple[Any, Any]:
         source = HttpStatusSource(control_url)

@@ -145,6 +145,20 @@ class SubscriptionConfig(_Strict):
     markets_per_connection: int = 200
 
 
+class ConnectorConfig(_Strict):
+    freeze_detection: bool = True
+    """Replace a connection whose channel stays silent past its limit while pings still flow
+    (a silent freeze); off leaves only the ping watchdog (the feed's ``stale_after_seconds``)."""
+    freeze_floor_seconds: float = 20.0
+    """Silence a busy channel may have before it is frozen."""
+    freeze_factor: float = 20.0
+    """A channel is frozen after this many times its usual silence, when that is above the floor."""
+    freeze_cap_seconds: float = 600.0
+    """No channel is given more silence than this, however slow its usual rhythm."""
+    freeze_min_observations: int = 10
+    """Moments of activity a channel must have shown (sampled every half second) before it is judged."""
+
+
 class SimulatorConfig(_Strict):
     enabled: bool = False
     """Run the built-in Kalshi simulator in-process and point the feed at it."""
@@ -229,6 +243,7 @@ class Environment(_Strict):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     subscriptions: SubscriptionConfig = msgspec.field(default_factory=SubscriptionConfig)
+    connector: ConnectorConfig = msgspec.field(default_factory=ConnectorConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
     endpoints: Endpoints = msgspec.field(default_factory=Endpoints)
     archiver: ArchiverConfig = msgspec.field(default_factory=ArchiverConfig)

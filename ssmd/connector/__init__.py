@@ -7,8 +7,11 @@ the ``FramePipeline`` (``pipeline``: decode, seq check, normalize, publish raw +
 dead-letter problems). Protocol state of one connection lives in ``session``; gaps and
 outages in ``gaps``; counters and metrics in ``stats``.
 
-May import: ssmd core modules, ssmd.kalshi, ssmd.middleware (interfaces), ssmd.simulator
-(only to start it when the environment asks for it).
+Exchange-neutral: what a Kalshi frame means (its type, sid, seq, channel) is asked of
+``ssmd.kalshi.classify``. The connector never starts or finds the simulator: the runtime
+passes its URL in (``endpoints.ws``).
+
+May import: ssmd core modules, ssmd.kalshi, ssmd.middleware (interfaces). Never ssmd.simulator.
 """
 
 from ssmd.connector.service import Connector

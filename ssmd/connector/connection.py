@@ -4,9 +4,11 @@ Each attempt signs fresh headers and opens the socket; then the planned subscrip
 are sent, a reader task moves frames into a bounded buffer (it never waits on anything
 downstream), a publisher drains the buffer through the ``FramePipeline``, and a watchdog
 declares the connection dead when no frame and no ping arrived for ``stale_after``
-seconds. A lost connection is an outage (a gap from its last frame until every
-subscription is back) and is reconnected with exponential backoff and jitter. A refused
-upgrade is logged with its status and body; 401/403 is an ``AuthError`` that stops.
+seconds, or when one of its channels is frozen (pings answered, no data past the
+channel's own limit: ``ssmd.connector.staleness``). A lost connection is an outage (a gap
+from its last frame, or from a frozen channel's last data, until every subscription is
+back) and is reconnected with exponential backoff and jitter. A refused upgrade is logged
+with its status and body; 401/403 is an ``AuthError`` that stops.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ssmd.connector.buffer import FrameBuffer
 from ssmd.connector.dial import DialRetry, TimedConnection, dial_unless_stopped
 from ssmd.connector.pipeline import FramePipeline
 from ssmd.connector.session import Session
+from ssmd.connector.staleness import ChannelCounts, Freeze, FreezeWatch
 from ssmd.errors import AuthError
 from ssmd.kalshi.subscriptions import Change
 from ssmd.log import get_logger
@@ -57,6 +60,13 @@ class Connection:
         self._tg: asyncio.TaskGroup | None = None
         self._stale_cause = ""
         self._gauge = metrics.CONNECTOR_CONNECTED.labels(owner.feed, str(index))
+        self.watch = FreezeWatch(owner.settings.freeze)
+        """What each channel's silence usually is, learnt across connections."""
+        self.freezes: dict[str, int] = {}
+        """Freezes detected, by channel."""
+        self.last_freeze: Freeze | None = None
+        self._frozen_since: dict[str, int] = {}
+        """Frozen channel -> when its data was last seen (ns): where its outage starts."""
 
     # --- the attempt loop ------------------------------------------------------------
 
@@ -123,7 +133,8 @@ class Connection:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 tg.create_task(self._publish(buffer, pipeline, session))
-                helpers = [tg.create_task(self._watch(ws)), tg.create_task(self._close_on_stop(ws))]
+                helpers = [tg.create_task(self._watch(ws, session, pipeline)),
+                           tg.create_task(self._close_on_stop(ws))]
                 try:
                     cause = await self._read(ws, buffer)
                 finally:
@@ -223,18 +234,49 @@ class Connection:
             except ConnectionClosed:
                 return
 
-    async def _watch(self, ws: TimedConnection) -> None:
-        stale_after = self.owner.settings.stale_after
-        interval = max(0.01, min(1.0, stale_after / 4))
+    async def _watch(self, ws: TimedConnection, session: Session, pipeline: FramePipeline) -> None:
+        settings = self.owner.settings
+        stale_after = settings.stale_after
+        policy = settings.freeze
+        interval = max(0.01, min(1.0, stale_after / 4, policy.interval if policy.enabled else 1.0))
+        watch, counts = self.watch, ChannelCounts()
+        watch.rearm([key.channel for key, _ in self.owner.planner.subscriptions(self.index)], time.monotonic())
         while True:
             await asyncio.sleep(interval)
-            idle = time.monotonic() - ws.last_frame
+            now = time.monotonic()
+            idle = now - ws.last_frame
             if idle >= stale_after:
                 self._stale_cause = f"stale: no frame or ping for {idle:.1f} s"
                 log.warning("connection stale", connection=self.index, conn=self.conn_id, idle=round(idle, 3))
-                if ws.transport is not None:
-                    ws.transport.abort()
-                return
+                break
+            if not policy.enabled:
+                continue
+            sids = {sid: session.sid_channel.get(sid, key.channel) for sid, key in session.sid_key.items()}
+            for channel in counts.moved(sids, session.tracker.last, pipeline.frames, session.control_frames,
+                                        session.tracker.duplicates, session.skipped):
+                watch.seen(channel, now)
+            frozen = watch.frozen(now)
+            if frozen:
+                self._freeze(frozen, now, interval)
+                break
+        if ws.transport is not None:
+            ws.transport.abort()
+
+    def _freeze(self, frozen: list[Freeze], now: float, interval: float) -> None:
+        """Channels silent past their limit while the connection lives: replace it, and start
+        each frozen channel's outage where its data was last seen (one sample earlier)."""
+        first = frozen[0]
+        clock_now = self.owner.clock.now_ns()
+        self._frozen_since = {f.channel: clock_now - int((now - f.last_seen + interval) * 1e9) for f in frozen}
+        self.last_freeze = first
+        for f in frozen:
+            self.freezes[f.channel] = self.freezes.get(f.channel, 0) + 1
+            metrics.CONNECTOR_FREEZES.labels(self.owner.feed, f.channel).inc()
+        names = ", ".join(f.channel for f in frozen)
+        self._stale_cause = (f"frozen: no {names} data for {first.silence:.1f} s (usual silence "
+                             f"{first.usual:.2f} s, limit {first.limit:.1f} s)")
+        log.warning("channel frozen", connection=self.index, conn=self.conn_id, channels=names,
+                    silence=round(first.silence, 3), limit=round(first.limit, 3), usual=round(first.usual, 3))
 
     async def _close_on_stop(self, ws: TimedConnection) -> None:
         await self.owner.stopping.wait()
@@ -262,7 +304,9 @@ class Connection:
         channels: dict[str, list[str]] = {}
         for key, markets in owner.planner.subscriptions(self.index):
             channels.setdefault(key.channel, []).extend(markets or ())
-        gaps = [GapInfo(kind="outage", channel=channel, start_ns=start, cause=cause, markets=markets)
+        frozen, self._frozen_since = self._frozen_since, {}
+        gaps = [GapInfo(kind="outage", channel=channel, start_ns=min(start, frozen.get(channel, start)), cause=cause,
+                        markets=markets)
                 for channel, markets in channels.items()]
         await owner.gaps.start(("outage", self.index), gaps)
 
@@ -271,7 +315,8 @@ class Connection:
         return {
             "index": self.index, "state": self.state, "conn": self.conn_id, "attempts": self.attempts,
             "reconnects": self.reconnects, "connected_at": self.connected_at, "frames": self.frames,
-            "dropped": self.dropped, "last_cause": self.last_cause,
+            "dropped": self.dropped, "last_cause": self.last_cause, "freezes": dict(self.freezes),
+            "freeze_limits": self.watch.limits(),
             "subscriptions": len(session.key_sid) if session else 0,
             "refused": list(session.refused) if session else [],
             "markets": self.owner.planner.connection_markets(self.index),

@@ -3,14 +3,12 @@
 The WebSocket URL is the environment's ``endpoints.ws``, else the feed file's current
 ``prod`` endpoint. Credentials come from the environment's ``kalshi`` key (``api_key`` =
 key id, ``api_secret`` = RSA private key PEM text or path) and sign every connection
-attempt afresh. An environment that enables the simulator without endpoint overrides
-uses the simulator (started in-process if none is running).
+attempt afresh. The connector never starts or looks for the simulator: when the
+environment's exchange is the simulator, the runtime starts it and passes its URL in.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,19 +80,15 @@ def load_credentials(env: Environment) -> Credentials | None:
     return Credentials(key_id.reveal(), load_private_key(secret.reveal()))
 
 
-@contextlib.asynccontextmanager
-async def ws_endpoint(env: Environment, override: str | None = None) -> AsyncIterator[str]:
-    """The URL to connect to for the connector's lifetime: ``override``, else the
-    environment's ``endpoints.ws``, else its simulator (started here when none runs for
-    the environment), else the feed file's."""
+def resolve_ws_url(env: Environment, override: str | None = None) -> str:
+    """The URL to connect to: ``override``, else the environment's ``endpoints.ws``, else
+    the feed file's. An environment whose exchange is the built-in simulator carries the
+    simulator's URL in ``endpoints.ws`` (the runtime starts it and passes it in)."""
     if override is not None:
-        yield check_ws_url(override, "connector")
-    elif env.simulator.enabled and env.endpoints.ws is None:
-        from ssmd.simulator import ensure_running
-
-        async with ensure_running(env) as (ws_url, _rest_url):
-            yield ws_url
-    elif env.endpoints.ws is not None:
-        yield check_ws_url(env.endpoints.ws, env.name)
-    else:
-        yield check_ws_url(feed_ws_url(env), f"feed {env.feed}")
+        return check_ws_url(override, "connector")
+    if env.endpoints.ws is not None:
+        return check_ws_url(env.endpoints.ws, env.name)
+    if env.simulator.enabled:
+        raise ConfigError(env.name, "endpoints.ws", "the built-in simulator's URL was not passed in "
+                          "(`ssmd up` and `ssmd run connector` start the simulator and pass it)")
+    return check_ws_url(feed_ws_url(env), f"feed {env.feed}")

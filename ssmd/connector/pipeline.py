@@ -1,9 +1,11 @@
 """The hot path: one frame in -> raw frame, normalized records (or a dead letter) out.
 
-For every frame, in order: decode once (``ssmd.kalshi.wire``), check the seq of sequenced
-messages, let the session react to command responses, normalize, then publish the raw
-frame unchanged to ``{env}.{feed}.raw.{channel}`` and each record Cap'n Proto encoded to
-``{env}.{feed}.{type}.{ticker}``. A frame that cannot be used goes to the dead-letter
+For every frame, in order: decode once and classify (``ssmd.kalshi.classify``: the
+connector never names a wire type), check the seq of sequenced messages, let the session
+react to command responses, normalize, then publish the raw frame unchanged to
+``{env}.{feed}.raw.{channel}`` and each record to ``{env}.{feed}.{type}.{ticker}`` (the
+record itself: the memory bus hands it to consumers as it is, NATS sends it Cap'n Proto
+encoded). A frame that cannot be used goes to the dead-letter
 subject with its raw bytes. Duplicates and order-book deltas awaiting a snapshot are
 published raw but not normalized. Publishing is idempotent per frame (``msg_id``), so a
 failed frame is retried whole. A read batch goes out in one ``Transport.publish_many``
@@ -16,31 +18,40 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import msgspec
-
-from ssmd.codec import encode
 from ssmd.connector.session import Session
 from ssmd.connector.stats import Stats
 from ssmd.errors import BackendError
-from ssmd.kalshi import wire
+from ssmd.kalshi import classify
+from ssmd.kalshi.classify import (
+    BOOK,
+    BOOK_DELTA,
+    CHANNEL_OF_TYPE,
+    ERROR,
+    OK,
+    SEQUENCED,
+    SUBSCRIBED,
+    TIMED,
+    TYPE_NAME,
+    UNDECODABLE,
+    UNSEQUENCED,
+    UNSEQUENCED_CHANNEL,
+    UNSEQUENCED_TYPE,
+    UNSUBSCRIBED,
+    book_ticker,
+)
 from ssmd.kalshi.normalize import Problem, normalize
 from ssmd.kalshi.seq import SeqResult
 from ssmd.log import get_logger
-from ssmd.middleware.transport.base import Transport
+from ssmd.middleware.transport.base import Payload, Transport
 from ssmd.records import RECORD_TYPES, Record
 from ssmd.retry import backoff
 from ssmd.subjects import dlq_subject, parse_record_subject, raw_subject, record_subject
 
-Publish = tuple[str, bytes, dict[str, str] | None, str | None]
+Publish = tuple[str, Payload, dict[str, str] | None, str | None]
 """(subject, data, headers, msg_id), as ``Transport.publish`` takes them."""
 
 log = get_logger("connector")
 
-_TYPE_NAME: dict[type, str] = {t: t.__struct_config__.tag for t in (*wire.DATA_TYPES, *wire.CONTROL_TYPES)}  # type: ignore[misc]
-_SEQUENCED = frozenset({wire.Trade, wire.OrderbookSnapshot, wire.OrderbookDelta, wire.MarketLifecycle,
-                        wire.EventLifecycle, wire.EventFeeUpdate})
-_BOOK = (wire.OrderbookSnapshot, wire.OrderbookDelta)
-_TIMED = frozenset({wire.Ticker, wire.Trade, wire.OrderbookDelta})
 _SUBJECT_CACHE_MAX = 200_000
 _PUBLISH_ATTEMPTS = 8
 _NONE: list[Record] = []
@@ -76,7 +87,7 @@ class FramePipeline:
                 await self._publish(out)
 
     def _prepare(self, batch: list[tuple[bytes, int]], out: list[Publish]) -> None:
-        """Decode, check, normalize and encode each frame; its messages join ``out``."""
+        """Decode, check and normalize each frame; its messages join ``out``."""
         session = self.session
         tracker = session.tracker
         stats = self.stats
@@ -85,8 +96,9 @@ class FramePipeline:
         sid_channel = session.sid_channel
         sid_texts = self._sid_text
         conn = self.conn_id
-        decode = wire.decode_strict
-        decode_error = msgspec.DecodeError
+        decode = classify.decode
+        decode_error = classify.DecodeError
+        undecodable = classify.undecodable
         raw_subjects = self._raw_subjects
         record_subjects = self._record_subjects
         append = out.append
@@ -96,14 +108,14 @@ class FramePipeline:
             for frame, received_at in batch:
                 n += 1
                 try:
-                    msg: wire.Decoded = decode(frame)
+                    msg: classify.Decoded = decode(frame)
                 except decode_error as exc:
-                    msg = wire.undecodable(frame, str(exc))
+                    msg = undecodable(frame, str(exc))
                 cls = type(msg)
                 sid: int | None = getattr(msg, "sid", None)
                 seq: int | None = None
                 normal = True
-                if cls in _SEQUENCED:
+                if cls in SEQUENCED:
                     seq = msg.seq  # type: ignore[union-attr]
                     if session.retired and sid in session.retired:
                         normal = False
@@ -114,27 +126,27 @@ class FramePipeline:
                             normal = False
                         elif result is _GAP:
                             session.on_gap(tracker.last_gap)  # type: ignore[arg-type]
-                    if normal and session.resync and cls in _BOOK:
-                        ticker = msg.msg.market_ticker  # type: ignore[union-attr]
+                    if normal and session.resync and cls in BOOK:
+                        ticker = book_ticker(msg)
                         if ticker in session.resync:
-                            if cls is wire.OrderbookDelta:
+                            if cls is BOOK_DELTA:
                                 stats.discarded += 1
                                 normal = False
                             else:
                                 del session.resync[ticker]
-                    type_name = _TYPE_NAME[cls]
+                    type_name = TYPE_NAME[cls]
                     channel = sid_channel.get(sid, "") if sid is not None else ""
-                    channel = channel or wire.CHANNEL_OF_TYPE[type_name]
-                elif cls is wire.Ticker:
-                    type_name = "ticker"
-                    channel = (sid_channel.get(sid) if sid is not None else None) or "ticker"
-                elif cls is wire.Undecodable:
+                    channel = channel or CHANNEL_OF_TYPE[type_name]
+                elif cls is UNSEQUENCED:
+                    type_name = UNSEQUENCED_TYPE
+                    channel = (sid_channel.get(sid) if sid is not None else None) or UNSEQUENCED_CHANNEL
+                elif cls is UNDECODABLE:
                     type_name = msg.type or "unknown"  # type: ignore[union-attr]
                     seq = msg.seq  # type: ignore[union-attr]
-                    channel = (sid_channel.get(sid) if sid is not None else None) or wire.CHANNEL_OF_TYPE.get(
+                    channel = (sid_channel.get(sid) if sid is not None else None) or CHANNEL_OF_TYPE.get(
                         type_name, "unknown")
                 else:
-                    type_name = _TYPE_NAME[cls]
+                    type_name = TYPE_NAME[cls]
                     seq = getattr(msg, "seq", None)
                     channel = self._control(msg, received_at)
                 received[type_name] = received.get(type_name, 0) + 1
@@ -163,15 +175,15 @@ class FramePipeline:
                         record = outcome[0]
                         rtype = record.TYPE
                         subject = record_subjects[rtype].get(record.ticker) or self._record_subject(record)
-                        append((subject, encode(record), rheaders, msg_id + ":0"))
+                        append((subject, record, rheaders, msg_id + ":0"))
                         records[rtype] = records.get(rtype, 0) + 1
                     else:
                         for i, record in enumerate(outcome):
                             rtype = record.TYPE
                             subject = record_subjects[rtype].get(record.ticker) or self._record_subject(record)
-                            append((subject, encode(record), rheaders, f"{msg_id}:{i}"))
+                            append((subject, record, rheaders, f"{msg_id}:{i}"))
                             records[rtype] = records.get(rtype, 0) + 1
-                    if cls in _TIMED:
+                    if cls in TIMED:
                         ts = outcome[0].ts
                         if ts != received_at:
                             lag = received_at - ts
@@ -248,13 +260,14 @@ class FramePipeline:
 
     def _control(self, msg: Any, received_at: int) -> str:
         session = self.session
-        if type(msg) is wire.Subscribed:
+        cls = type(msg)
+        if cls is SUBSCRIBED:
             return session.on_subscribed(msg, received_at)
-        if type(msg) is wire.Ok:
+        if cls is OK:
             session.on_ok(msg)
-        elif type(msg) is wire.Unsubscribed:
+        elif cls is UNSUBSCRIBED:
             session.on_unsubscribed(msg)
-        elif type(msg) is wire.Error:
+        elif cls is ERROR:
             reason = session.on_error(msg, received_at)
             self.stats.error(f"exchange_error_{msg.code}", reason)
             log.warning("exchange error", conn=self.conn_id, code=msg.code, sid=msg.sid, error=reason)

@@ -8,7 +8,7 @@ resnapshot and the REST answer are kept raw only, as they are while any resync w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ssmd import codec
 from ssmd.clock import Clock
@@ -18,11 +18,14 @@ from ssmd.kalshi.rest_records import orderbook_record
 from ssmd.log import get_logger
 from ssmd.subjects import record_subject
 
+if TYPE_CHECKING:
+    from ssmd.middleware.transport.base import Transport
+
 log = get_logger("connector")
 
 
 class RestBooks:
-    def __init__(self, env: Environment, transport: Any, clock: Clock) -> None:
+    def __init__(self, env: Environment, transport: Transport, clock: Clock) -> None:
         self.env = env
         self.transport = transport
         self.clock = clock

@@ -5,21 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssmd import codec, metrics
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment, MarketSelector
 from ssmd.connector.connection import Connection
-from ssmd.connector.endpoints import Credentials, feed_stale_after, load_credentials, ws_endpoint
+from ssmd.connector.endpoints import Credentials, feed_stale_after, load_credentials, resolve_ws_url
 from ssmd.connector.gaps import GapLog
 from ssmd.connector.restbooks import RestBooks
-from ssmd.connector.settings import ConnectorSettings
+from ssmd.connector.settings import ConnectorSettings, freeze_policy
 from ssmd.connector.stats import Stats
 from ssmd.errors import SsmdError
 from ssmd.kalshi.subscriptions import Change, Limits, Planner
 from ssmd.log import get_logger
 from ssmd.status import ComponentState, ComponentStatus
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 log = get_logger("connector")
 _TICK = 1.0
@@ -38,7 +41,7 @@ class Connector:
     def __init__(
         self,
         env: Environment,
-        backends: Any,
+        backends: Backends,
         *,
         clock: Clock = SystemClock(),
         settings: ConnectorSettings | None = None,
@@ -51,7 +54,8 @@ class Connector:
         self.transport = backends.transport
         self.clock = clock
         self.feed = env.feed
-        self.settings = settings or ConnectorSettings(stale_after=feed_stale_after(env))
+        self.settings = settings or ConnectorSettings(stale_after=feed_stale_after(env),
+                                                      freeze=freeze_policy(env.connector))
         subs = env.subscriptions
         limits = Limits(markets_per_subscription=subs.markets_per_subscription,
                         markets_per_connection=subs.markets_per_connection,
@@ -90,11 +94,10 @@ class Connector:
             if self.credentials is None:
                 self.credentials = load_credentials(self.env)
             codec.preload()  # not inside the first batch of frames
-            async with ws_endpoint(self.env, self._ws_url) as url:
-                self.url = url
-                log.info("connector starting", url=url, channels=self.env.subscriptions.channels,
-                         markets=len(self.planner.markets), authenticated=self.credentials is not None)
-                await self._run_connections()
+            self.url = url = resolve_ws_url(self.env, self._ws_url)
+            log.info("connector starting", url=url, channels=self.env.subscriptions.channels,
+                     markets=len(self.planner.markets), authenticated=self.credentials is not None)
+            await self._run_connections()
             self._state = "stopped"
         except Exception as exc:
             self._state = "failed"

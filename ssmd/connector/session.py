@@ -50,6 +50,10 @@ class Session:
         """Reasons of refused subscribe commands (for the operator)."""
         self.rest_books: list[tuple[int, tuple[str, ...], str]] = []
         """(sid, markets, reason): books to read from REST because a WS resnapshot failed."""
+        self.control_frames = 0
+        """Command responses received (subscribed, ok, unsubscribed, error)."""
+        self.skipped = 0
+        """Seqs jumped over by gaps (the freeze watch counts frames from the seqs)."""
 
     # --- subscribing -------------------------------------------------------------------
 
@@ -94,6 +98,7 @@ class Session:
 
     def on_subscribed(self, msg: wire.Subscribed, now_ns: int) -> str:
         """Map the new sid; returns the channel."""
+        self.control_frames += 1
         self.commands.answered(msg.id)
         key = self._cmd_key.pop(msg.id, None) if msg.id is not None else None
         sid = msg.msg.sid if msg.msg is not None and msg.msg.sid is not None else msg.sid
@@ -131,11 +136,13 @@ class Session:
             self.outbox.append(self.commands.update_subscription(sid, "delete_markets", gone).text())
 
     def on_ok(self, msg: wire.Ok) -> None:
+        self.control_frames += 1
         self.commands.answered(msg.id)
         if msg.sid is not None and msg.seq is not None:
             self.tracker.control(msg.sid, msg.seq)
 
     def on_unsubscribed(self, msg: wire.Unsubscribed) -> None:
+        self.control_frames += 1
         self.commands.answered(msg.id)
         if msg.sid is not None:
             key = self.sid_key.pop(msg.sid, None)
@@ -145,6 +152,7 @@ class Session:
 
     def on_error(self, msg: wire.Error, now_ns: int) -> str:
         """Handle an error frame; returns a description for the logs and counters."""
+        self.control_frames += 1
         command = self.commands.answered(msg.id)
         reason = msg.reason
         if command is not None and command.cmd == "subscribe":
@@ -198,6 +206,7 @@ class Session:
 
     def on_gap(self, gap: SeqGap) -> None:
         """A hole in ``gap.sid``'s numbering: record it; order books ask for snapshots."""
+        self.skipped += gap.missing
         key = self.sid_key.get(gap.sid)
         channel = self.sid_channel.get(gap.sid, key.channel if key else "unknown")
         info = GapInfo(kind="seq", channel=channel, start_ns=gap.at_ns, end_ns=gap.at_ns, sid=gap.sid,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ssmd.config.model import ConnectorConfig
+from ssmd.connector.staleness import FreezePolicy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,3 +28,13 @@ class ConnectorSettings:
     """Seconds ``stop()`` waits for buffered frames to be published."""
     recent_gaps: int = 100
     """Gaps kept for ``status()``."""
+    freeze: FreezePolicy = field(default_factory=FreezePolicy)
+    """Silent-freeze detection per channel (``ssmd.connector.staleness``): a connection that
+    answers pings but whose channel stays silent past its limit is replaced."""
+
+
+def freeze_policy(config: ConnectorConfig) -> FreezePolicy:
+    """The freeze detection an environment's ``connector`` section asks for."""
+    return FreezePolicy(enabled=config.freeze_detection, floor=config.freeze_floor_seconds,
+                        factor=config.freeze_factor, cap=config.freeze_cap_seconds,
+                        min_observations=config.freeze_min_observations)

@@ -1,7 +1,7 @@
-"""The trading day: calendar (which day a timestamp belongs to), state machine,
-steps (start/end), scheduler and journal-backed history.
+"""The trading day's lifecycle: state machine, steps (start/end), scheduler and
+journal-backed history. Which day a timestamp belongs to is ``ssmd.calendar`` (core), so
+that the archiver, backfill and catalog can ask without importing this package.
 
-* ``calendar``  — ``trading_day``, ``day_bounds``, ``day_partition`` (pure).
 * ``state``     — states, legal transitions, events, ``replay`` of the journal (pure).
 * ``schedule``  — ``plan(schedule, now, current)``: start, end or wait (pure).
 * ``steps``     — the start/end/recover steps as plain async functions of a ``DayContext``
@@ -10,6 +10,8 @@ steps (start/end), scheduler and journal-backed history.
 * ``lifecycle`` — ``DayManager``: start, end, roll, recover, mark_error, resume.
 * ``scheduler`` — ``DayScheduler``: follows ``plan`` with an injected clock and sleeper.
 
-May import: ssmd.config, ssmd.middleware, ssmd.status, ssmd.clock, ssmd.log, ssmd.metrics,
-and (inside steps only) ssmd.secmaster and ssmd.archiver.
+May import: ssmd core modules (``config``, ``calendar``, ``status``, ``clock``, ``log``,
+``metrics``), ssmd.middleware, and (inside steps only) ssmd.secmaster, ssmd.archiver
+(``verify_day``, ``compact_day``) and ssmd.catalog (``certify``). Nothing beneath it imports
+it back; only the runtime, orchestration and CLI sit above it.
 """

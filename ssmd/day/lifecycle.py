@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ssmd.calendar import day_partition
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_partition
 from ssmd.day.state import (
     BUSY,
     RUNNING,
@@ -30,6 +30,9 @@ from ssmd.errors import SsmdError
 from ssmd.log import get_logger
 from ssmd.metrics import DAY_STATE
 
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
+
 log = get_logger("day")
 StepHook = Callable[[str, StepResult], None]
 
@@ -38,7 +41,7 @@ class DayManager:
     def __init__(
         self,
         env: Environment,
-        backends: Any,
+        backends: Backends,
         *,
         host: ComponentHost | None = None,
         clock: Clock | None = None,

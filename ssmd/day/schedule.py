@@ -14,8 +14,8 @@ from typing import Literal
 
 import msgspec
 
+from ssmd.calendar import day_bounds, trading_day
 from ssmd.config.model import Schedule
-from ssmd.day.calendar import day_bounds, trading_day
 from ssmd.day.state import BUSY, RUNNING, DayRecord, DayState
 
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment
 from ssmd.errors import SsmdError
 from ssmd.status import ComponentStatus
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 DAY_COMPONENTS = ("connector", "archiver", "gateway")
 """Components the day needs running; their failure puts an ACTIVE day in ERROR."""
@@ -53,7 +56,7 @@ class ComponentHost(Protocol):
 @dataclass
 class DayContext:
     env: Environment
-    backends: Any
+    backends: Backends
     date: str
     host: ComponentHost | None = None
     clock: Clock = field(default_factory=SystemClock)

@@ -9,7 +9,7 @@ cache holds the view other processes read quickly: ``{env}:day:current`` (the da
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -18,12 +18,16 @@ from ssmd.log import get_logger
 from ssmd.middleware.transport.base import StartPosition
 from ssmd.subjects import cache_key, journal_topic
 
+if TYPE_CHECKING:
+    from ssmd.middleware.cache.base import Cache
+    from ssmd.middleware.journal.base import Journal
+
 log = get_logger("day")
 _event = msgspec.json.Decoder(DayEvent)
 
 
 class DayStore:
-    def __init__(self, env: str, cache: Any, journal: Any) -> None:
+    def __init__(self, env: str, cache: Cache, journal: Journal) -> None:
         self.env = env
         self.cache = cache
         self.journal = journal

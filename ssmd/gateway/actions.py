@@ -8,7 +8,8 @@ and last lifecycle event before its live messages (all queued in order).
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import TYPE_CHECKING
 
 from ssmd.clock import Clock
 from ssmd.gateway import protocol as proto
@@ -16,9 +17,24 @@ from ssmd.gateway.router import Router
 from ssmd.gateway.session import Session
 from ssmd.gateway.state import LiveState
 
+if TYPE_CHECKING:
+    from ssmd.middleware.cache.base import Cache
+
+
+YIELD_EVERY = 256
+"""Symbol lookups between two turns of the event loop."""
+NAMED_UNKNOWN = 20
+"""Unknown symbols named in the error; the rest are counted."""
+
+
+def _unknown(unknown: list[str]) -> str:
+    named = ", ".join(unknown[:NAMED_UNKNOWN])
+    more = len(unknown) - NAMED_UNKNOWN
+    return f"unknown symbol(s): {named}" + (f" and {more} more" if more > 0 else "")
+
 
 class Actions:
-    def __init__(self, state: LiveState, router: Router, cache: Any, markets_key: str, clock: Clock) -> None:
+    def __init__(self, state: LiveState, router: Router, cache: Cache, markets_key: str, clock: Clock) -> None:
         self.state = state
         self.router = router
         self.cache = cache
@@ -40,8 +56,10 @@ class Actions:
     async def _split_known(self, symbols: list[str]) -> tuple[list[str], list[str]]:
         ok: list[str] = []
         unknown: list[str] = []
-        for s in dict.fromkeys(symbols):
+        for i, s in enumerate(dict.fromkeys(symbols), 1):
             (ok if await self.known(s) else unknown).append(s)
+            if i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # thousands of lookups for one client must not stall everyone's fan-out
         return ok, unknown
 
     async def subscribe(self, session: Session, symbols: list[str], request: proto.Request | None) -> None:
@@ -56,7 +74,7 @@ class Actions:
                                              interval_ms=round(session.interval * 1000)), now)
         if unknown:
             raw = request.raw if request else {"symbols": symbols}
-            session.send_control(proto.error(f"unknown symbol(s): {', '.join(unknown)}", raw), now)
+            session.send_control(proto.error(_unknown(unknown), raw), now)
         self._send_snapshots(session, new, now)
 
     def _send_snapshots(self, session: Session, symbols: list[str], now: float) -> None:
@@ -75,7 +93,7 @@ class Actions:
         ok, unknown = await self._split_known(symbols)
         now = self.clock.monotonic()
         if unknown:
-            session.send_control(proto.error(f"unknown symbol(s): {', '.join(unknown)}", request.raw), now)
+            session.send_control(proto.error(_unknown(unknown), request.raw), now)
         if ok:
             self._send_snapshots(session, ok, now)
             session.send_control(proto.reply("snapshot_complete", request, symbols=ok), now)

@@ -10,22 +10,25 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssmd import client_messages as cm
+from ssmd.calendar import day_partition
 from ssmd.clock import Clock
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_partition
 from ssmd.gateway import protocol as proto
 from ssmd.log import get_logger
 from ssmd.records import Record
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 REST_REFRESH_SECONDS = 5.0
 log = get_logger("gateway")
 
 
 class Archive:
-    def __init__(self, env: Environment, backends: Any, clock: Clock) -> None:
+    def __init__(self, env: Environment, backends: Backends, clock: Clock) -> None:
         self.env = env
         self.backends = backends
         self.clock = clock
@@ -51,8 +54,6 @@ class Archive:
         """The archived records of a replay request, in time order (read lazily)."""
         from ssmd.catalog.replay import ReplayQuery, replay_records
 
-        if getattr(self.backends, "storage", None) is None:
-            raise proto.BadRequest("replay: this gateway has no archive to replay from")
         catalog = await self.catalog()
         rows = catalog.con.execute("SELECT count(*) FROM ssmd_files WHERE date = ? AND status = 'ok'",
                                    [action.date]).fetchall()
@@ -64,8 +65,6 @@ class Archive:
     async def trades(self, ticker: str, limit: int) -> list[dict[str, Any]]:
         """The last ``limit`` trades of ``ticker`` today (oldest first); [] when the
         archive cannot answer (live trades still do)."""
-        if getattr(self.backends, "storage", None) is None:
-            return []
         try:
             from ssmd.catalog.replay import ReplayQuery, replay_records
 

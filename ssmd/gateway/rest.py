@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 import msgspec
@@ -19,6 +19,9 @@ import msgspec
 from ssmd.gateway.state import LiveState
 from ssmd.log import get_logger
 from ssmd.status import ComponentStatus
+
+if TYPE_CHECKING:
+    from ssmd.middleware.cache.base import Cache
 
 MAX_TRADES = 1000
 DEFAULT_TRADES = 100
@@ -34,7 +37,7 @@ class Reply(msgspec.Struct):
 
 
 class RestApi:
-    def __init__(self, state: LiveState, cache: Any, markets_key: str, health: Health,
+    def __init__(self, state: LiveState, cache: Cache, markets_key: str, health: Health,
                  archive_trades: ArchiveTrades | None = None) -> None:
         self.state = state
         self.cache = cache

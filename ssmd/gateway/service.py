@@ -14,7 +14,7 @@ import asyncio
 import hmac
 import itertools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssmd import codec, metrics
 from ssmd.clock import Clock, SystemClock
@@ -35,6 +35,9 @@ from ssmd.log import get_logger
 from ssmd.records import RECORD_TYPES, Trade
 from ssmd.status import ClientInfo, ComponentState, ComponentStatus
 from ssmd.subjects import cache_key
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 log = get_logger("gateway")
 MAX_REQUEST_BYTES = 64 * 1024
@@ -58,7 +61,7 @@ def _ws_logger() -> logging.Logger:
 class Gateway:
     name = "gateway"
 
-    def __init__(self, env: Environment, backends: Any, *, clock: Clock = SystemClock()) -> None:
+    def __init__(self, env: Environment, backends: Backends, *, clock: Clock = SystemClock()) -> None:
         self.env = env
         self.backends = backends
         self.clock = clock
@@ -200,8 +203,12 @@ class Gateway:
                 raise
             now = clock.monotonic()
             for msg in batch:
+                data = msg.data
                 try:
-                    record = fast(msg.data) if fast is not None else decode(record_type, msg.data)
+                    if type(data) is not bytes:
+                        record = data  # the record itself: it never left this process
+                    else:
+                        record = fast(data) if fast is not None else decode(record_type, data)
                 except Exception:
                     try:  # bytes the generated decoder does not read: pycapnp's, or malformed
                         record = decode(record_type, msg.data)

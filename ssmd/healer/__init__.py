@@ -11,8 +11,9 @@ again with ``healed`` filled in, which the archiver merges into the day's manife
 Order-book and ticker gaps are not healed here: both are state, restored by the fresh
 snapshot (or ticker update) every resubscription brings.
 
-May import: ssmd core modules, ssmd.kalshi (REST client), ssmd.archiver.layout and the
-column contract; never the connector, gateway, CLI or TUI.
+May import: ssmd core modules, ssmd.kalshi (REST client), ``ssmd.archive`` (layout and
+the column contract), ``ssmd.codec``, ``ssmd.secmaster`` (the REST URL), the middleware
+interfaces; never the archiver, connector, gateway, CLI or TUI.
 """
 
 from ssmd.healer.service import Healer

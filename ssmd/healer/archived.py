@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ssmd.archiver import layout
+from ssmd.archive import layout
+from ssmd.calendar import day_partition
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_partition
 from ssmd.log import get_logger
 from ssmd.middleware.storage.base import Storage
 

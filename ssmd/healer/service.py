@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ssmd import codec, metrics
-from ssmd.archiver.manifest import gap_key
+from ssmd.archive.manifest import gap_key
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment
 from ssmd.errors import TransportError
@@ -20,6 +20,9 @@ from ssmd.log import get_logger
 from ssmd.records import Trade
 from ssmd.status import ComponentState, ComponentStatus, GapInfo, HealInfo
 from ssmd.subjects import gaps_subject, record_subject
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 log = get_logger("healer")
 _decode_gap = msgspec.json.Decoder(GapInfo).decode
@@ -43,7 +46,7 @@ class _Job:
 class Healer:
     name = "healer"
 
-    def __init__(self, env: Environment, backends: Any, *, clock: Clock = SystemClock(),
+    def __init__(self, env: Environment, backends: Backends, *, clock: Clock = SystemClock(),
                  fetch: FetchTrades | None = None, durable: str = "healer") -> None:
         self.env = env
         self.backends = backends

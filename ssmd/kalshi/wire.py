@@ -20,7 +20,7 @@ Numbers stay text here: normalize turns them into exact scaled integers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -338,9 +338,17 @@ _decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)
 _envelope = msgspec.json.Decoder(_Envelope)
 
 
-decode_strict = _decoder.decode
-"""One frame -> a typed message; raises ``msgspec.DecodeError`` (then ``undecodable`` says
-what the frame is). ``decode`` without a call of its own, for the hot path."""
+_NESTED = "JSON is nested too deeply"
+
+
+def decode_strict(frame: bytes | str, _decode: Any = _decoder.decode) -> Message:
+    """One frame -> a typed message; raises ``msgspec.DecodeError`` (then ``undecodable`` says
+    what the frame is), also for a frame nested deeper than the interpreter's recursion limit
+    (msgspec raises ``RecursionError`` for those, which would escape the pipeline)."""
+    try:
+        return _decode(frame)
+    except RecursionError:
+        raise msgspec.DecodeError(_NESTED) from None
 
 
 def decode(frame: bytes | str) -> Decoded:
@@ -349,6 +357,8 @@ def decode(frame: bytes | str) -> Decoded:
         return _decoder.decode(frame)
     except msgspec.DecodeError as exc:
         return undecodable(frame, str(exc))
+    except RecursionError:
+        return undecodable(frame, _NESTED)
 
 
 def undecodable(frame: bytes | str, reason: str) -> Undecodable:
@@ -356,7 +366,7 @@ def undecodable(frame: bytes | str, reason: str) -> Undecodable:
     raw = frame.encode() if isinstance(frame, str) else bytes(frame)
     try:
         env = _envelope.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return Undecodable(raw=raw, error_type="parse", reason=reason)
     if env.type is not None and env.type not in KNOWN_TYPES:
         return Undecodable(raw=raw, error_type="unknown_type", reason=f"unknown message type {env.type!r}",

@@ -14,7 +14,14 @@ from typing import Any
 from ssmd.config.keys import missing_fields
 from ssmd.config.model import Environment
 from ssmd.errors import AuthError, BackendError, CacheError, ConfigError, SsmdError
-from ssmd.middleware.factory import local_root, make_cache, make_journal, make_storage, make_transport
+from ssmd.middleware.factory import (
+    local_root,
+    make_cache,
+    make_journal,
+    make_nats_transport,
+    make_storage,
+    make_transport,
+)
 
 _USERINFO = re.compile(r"//[^@/]*@")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -70,12 +77,13 @@ async def apply_environment(env: Environment) -> list[str]:
         raise AuthError(f"{env.name}: keys not set: {', '.join(missing)}")
     lines = [f"✓ keys: {len(env.keys)} configured, all required fields set" if env.keys else "✓ keys: none needed"]
 
-    transport = make_transport(env)
+    nats = make_nats_transport(env) if env.transport.type == "nats" else None
+    transport = nats if nats is not None else make_transport(env)
     try:
         await transport.connect()
         await transport.ensure_stream()
-        if env.transport.type == "nats":
-            info = await transport.stream_info()  # type: ignore[attr-defined]
+        if nats is not None:
+            info = await nats.stream_info()
             js = env.transport.jetstream
             lines.append(
                 f"✓ transport {_mask(env.transport.url)}: stream {js.stream} ready (subjects {env.name}.>, "
@@ -188,7 +196,7 @@ async def _teardown_streams(env: Environment, verb: str, dry_run: bool) -> list[
             await journal.close()
         lines.append(f"journal: {verb} {count} entries in {len(topics)} topics {env.name}.*")
     if env.transport.type == "nats":
-        transport: Any = make_transport(env)
+        transport = make_nats_transport(env)
         subject = f"{env.name}.>"
         try:
             await transport.connect()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment
@@ -20,6 +20,9 @@ from ssmd.middleware.cache.degrading import DegradingCache
 from ssmd.middleware.journal.base import Journal
 from ssmd.middleware.storage.base import Storage
 from ssmd.middleware.transport.base import Transport
+
+if TYPE_CHECKING:
+    from ssmd.middleware.transport.nats import NatsTransport
 
 DEFAULT_DATA_DIR = "./ssmd-data"
 
@@ -42,14 +45,20 @@ MEMORY_DUPLICATE_WINDOW = 10.0
 """Seconds the embedded bus remembers message ids (at most the configured window)."""
 
 
+def make_nats_transport(env: Environment) -> NatsTransport:
+    """The NATS transport of an environment with ``transport.type: nats`` (for what only
+    JetStream has: stream info, purge, count)."""
+    from ssmd.middleware.transport.nats import NatsTransport
+
+    if not env.transport.url:
+        raise ConfigError(env.name, "transport.url", "required for transport type nats")
+    return NatsTransport(env.transport.url, env.name, env.transport.jetstream)
+
+
 def make_transport(env: Environment, *, clock: Clock | None = None) -> Transport:
     js = env.transport.jetstream
     if env.transport.type == "nats":
-        from ssmd.middleware.transport.nats import NatsTransport
-
-        if not env.transport.url:
-            raise ConfigError(env.name, "transport.url", "required for transport type nats")
-        return NatsTransport(env.transport.url, env.name, js)
+        return make_nats_transport(env)
     from ssmd.middleware.transport.memory import MemoryTransport
 
     # In one process nothing reads the bus after the fact (the archive does that), so a

@@ -10,20 +10,23 @@ otherwise non-retryable, so a bad key or a failed verification fails fast.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from ssmd.calendar import day_partition
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_partition
 from ssmd.day.state import BUSY, RUNNING, DayRecord, DayState, StepResult, step_event, transition
 from ssmd.day.steps import END_STEPS, START_STEPS, ComponentHost, DayContext, Step
 from ssmd.day.store import DayStore
 from ssmd.errors import SsmdError, is_retryable
 from ssmd.log import get_logger
 from ssmd.metrics import DAY_STATE
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 log = get_logger("worker")
 
@@ -111,7 +114,7 @@ class DayActivities:
     def __init__(
         self,
         env: Environment,
-        backends: Any,
+        backends: Backends,
         *,
         clock: Clock | None = None,
         host: ComponentHost | None = None,

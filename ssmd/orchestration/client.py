@@ -31,8 +31,8 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
+from ssmd.calendar import day_partition
 from ssmd.config.model import Environment
-from ssmd.day.calendar import day_partition
 from ssmd.errors import BackendError, SsmdError
 from ssmd.orchestration.activities import DayOutcome
 from ssmd.orchestration.temporal import (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -35,12 +35,15 @@ from ssmd.runtime.supervisor import RestartPolicy, Supervisor
 from ssmd.runtime.tasks import MetricsEndpoint, Periodic
 from ssmd.status import ClientInfo, SystemStatus
 
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
+
 log = get_logger("runtime")
 class Runtime:
     def __init__(
         self,
         env: Environment,
-        backends: Any,
+        backends: Backends,
         *,
         components: Sequence[str] = COMPONENTS,
         mode: str = "up",
@@ -325,7 +328,7 @@ class Runtime:
             catalog.close()
 
     async def archive_manifest(self, date: str) -> dict[str, Any]:
-        from ssmd.archiver.layout import manifest_path
+        from ssmd.archive.layout import manifest_path
         from ssmd.middleware.storage.base import ObjectNotFoundError
 
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ssmd.clock import Clock
 from ssmd.component import Component
@@ -17,15 +17,19 @@ from ssmd.errors import SsmdError
 from ssmd.log import get_logger
 from ssmd.runtime.supervisor import Supervisor
 
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
+    from ssmd.runtime.app import Runtime
+
 log = get_logger("runtime")
 COMPONENTS = ("connector", "archiver", "gateway", "secmaster", "healer")
 STAGES = {"scheduler": 10, "secmaster": 15, "gateway": 20, "connector": 30, "healer": 35, "simulator": 40,
           "archiver": 50,
           "reporter": 60, "metrics": 90, "control": 95}
-Factory = Callable[[Environment, Any, Clock], Component]
+Factory = Callable[[Environment, "Backends", Clock], Component]
 
 
-def default_factory(runtime: Any, name: str) -> Callable[[], Component]:
+def default_factory(runtime: Runtime, name: str) -> Callable[[], Component]:
     """The real component ``name`` for this runtime's environment and backends."""
 
     def make() -> Component:
@@ -37,7 +41,7 @@ def default_factory(runtime: Any, name: str) -> Callable[[], Component]:
             markets = secmaster.selected_markets() if secmaster is not None else runtime.cached_markets
             return Connector(env, backends, clock=clock, markets=markets)
         if name == "archiver":
-            if getattr(runtime, "workers", 1) > 1:
+            if runtime.workers > 1:
                 from ssmd.workers import ArchiverProcess
 
                 return ArchiverProcess(env, backends, clock=clock)

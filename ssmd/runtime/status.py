@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 
 from ssmd import __version__
+from ssmd.calendar import day_bounds
 from ssmd.clock import Clock
 from ssmd.config.model import Schedule
-from ssmd.day.calendar import day_bounds
 from ssmd.day.state import DayRecord
 from ssmd.status import ClientInfo, ComponentStatus, DayInfo, GapInfo, SystemStatus
 

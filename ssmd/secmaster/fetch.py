@@ -26,16 +26,10 @@ INCREMENTAL_OVERLAP_S = 60
 
 
 def rest_url(env: Environment, today: date | None = None) -> str:
-    """The REST base URL: ``endpoints.rest`` if set, else the simulator this process runs
-    for the environment, else the feed's production endpoint."""
+    """The REST base URL: ``endpoints.rest`` if set (the built-in simulator's, when the
+    runtime started it and passed it in), else the feed's production endpoint."""
     if env.endpoints.rest:
         return env.endpoints.rest
-    if env.simulator.enabled:
-        from ssmd.simulator import running
-
-        sim = running(env.name)
-        if sim is not None:
-            return sim.rest_url
     from ssmd.config.load import load_feed
 
     version = load_feed(env.feed).current(today)

@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ssmd.config.model import Environment
+from ssmd.errors import StorageError
+from ssmd.middleware.storage.base import Storage
 from ssmd.resources import sql_dir
 from ssmd.secmaster.diff import Change
 from ssmd.secmaster.model import FIELDS
@@ -84,21 +86,21 @@ def view_sql() -> str:
     return (sql_dir() / "secmaster.sql").read_text(encoding="utf-8")
 
 
-def _has_files(storage: Any, pattern: str) -> bool:
+def _has_files(storage: Storage, pattern: str) -> bool:
     try:
-        return bool(storage.fs.glob(pattern))
-    except (OSError, ValueError):
+        return bool(storage.glob(pattern))
+    except (OSError, ValueError, StorageError):
         return False
 
 
-def register_views(con: Any, env: Environment, storage: Any) -> bool:
+def register_views(con: Any, env: Environment, storage: Storage) -> bool:
     """Create ``market_versions``, ``market_history`` and ``markets_as_of`` on ``con``.
 
     Returns whether any version file exists (without one the views are empty, not broken).
     Files written before a column was added read it as NULL.
     """
+    found = _has_files(storage, versions_prefix(env) + "/*.parquet")
     pattern = storage.url(versions_prefix(env)) + "/*.parquet"
-    found = _has_files(storage, pattern)
     quoted = "'" + pattern.replace("'", "''") + "'"
     source = empty_source()
     if found:

@@ -11,28 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssmd.config.model import Environment
+from ssmd.middleware.journal.base import Journal
 from ssmd.middleware.transport.base import StartPosition
 from ssmd.secmaster.diff import apply, change_from_json
 from ssmd.secmaster.hook import ConnectorHook, Target
 from ssmd.secmaster.store import MarketStore
 from ssmd.subjects import journal_topic
 
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
-async def append_changes(journal: Any, topic: str, entries: list[dict[str, Any]]) -> None:
-    """Append in order; in one batch when the journal can (one lock and one fsync)."""
-    many = getattr(journal, "append_many", None)
-    if many is not None and len(entries) > 1:
-        await many(topic, entries)
-        return
-    for entry in entries:
-        await journal.append(topic, entry)
+
+async def append_changes(journal: Journal, topic: str, entries: list[dict[str, Any]]) -> None:
+    """Append in order, in one batch (one lock and one fsync on the file journal)."""
+    if entries:
+        await journal.append_many(topic, entries)
 
 
 class ChangeFollower:
-    def __init__(self, env: Environment, backends: Any, target: Target) -> None:
+    def __init__(self, env: Environment, backends: Backends, target: Target) -> None:
         self.topic = journal_topic(env.name, "secmaster.changes")
         self.backends = backends
         self.store = MarketStore(env.name, backends.cache)
@@ -59,7 +59,7 @@ class ChangeFollower:
         return len(changes)
 
 
-async def follow_changes(env: Environment, backends: Any, target: Target, stopping: asyncio.Event,
+async def follow_changes(env: Environment, backends: Backends, target: Target, stopping: asyncio.Event,
                          *, poll_seconds: float = 2.0) -> None:
     """Keep ``target`` following the selection until ``stopping`` is set."""
     follower = ChangeFollower(env, backends, target)

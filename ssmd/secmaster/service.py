@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
@@ -41,6 +41,9 @@ from ssmd.secmaster.store import MarketStore
 from ssmd.status import ComponentState, ComponentStatus
 from ssmd.subjects import journal_topic
 
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
+
 log = get_logger("secmaster")
 __all__ = ["SecmasterService", "SyncSummary"]
 
@@ -51,7 +54,7 @@ class SecmasterService:
     def __init__(
         self,
         env: Environment,
-        backends: Any,
+        backends: Backends,
         *,
         clock: Clock | None = None,
         rest: KalshiRest | None = None,
@@ -93,7 +96,7 @@ class SecmasterService:
 
     @property
     def rest(self) -> KalshiRest:
-        """The REST client, made on first use: by then an in-process simulator is running."""
+        """The REST client, made on first use."""
         if self._rest is None:
             url = self._base_url or rest_url(self.env)
             self._rest = KalshiRest(url, requests_per_second=self.env.secmaster.requests_per_second)

@@ -23,14 +23,7 @@ from ssmd.simulator.simulator import Simulator
 if TYPE_CHECKING:
     from ssmd.config.model import Environment
 
-__all__ = ["SimSettings", "Simulator", "ensure_running", "running"]
-
-_running: dict[str, Simulator] = {}
-
-
-def running(env_name: str) -> Simulator | None:
-    """The simulator this process runs for environment ``env_name``, if any."""
-    return _running.get(env_name)
+__all__ = ["SimSettings", "Simulator", "endpoints", "ensure_running"]
 
 
 def endpoints(env: Environment) -> tuple[str, str]:
@@ -50,21 +43,12 @@ async def ensure_running(env: Environment) -> AsyncIterator[tuple[str, str]]:
     """Yield (ws_url, rest_url) of the exchange for ``env``.
 
     When the environment enables the simulator and gives no endpoint override, a
-    simulator is started in-process (or the one already running for this environment is
-    reused) and stopped on exit if it was started here.
+    simulator is started here and stopped on exit. The caller passes the URLs on (as
+    ``endpoints`` of the environment it hands to components): nothing finds a simulator
+    any other way, so an environment that already carries them passes them through.
     """
     if not env.simulator.enabled or env.endpoints.ws is not None:
         yield endpoints(env)
         return
-    existing = _running.get(env.name)
-    if existing is not None:
-        yield existing.ws_url, existing.rest_url
-        return
-    sim = Simulator(SimSettings.from_env(env))
-    await sim.start()
-    _running[env.name] = sim
-    try:
+    async with Simulator(SimSettings.from_env(env)) as sim:
         yield sim.ws_url, sim.rest_url
-    finally:
-        _running.pop(env.name, None)
-        await sim.stop()

@@ -116,6 +116,17 @@ class ControlMixin:
     def end_outage(self) -> None:
         self.faults.outage_until = 0.0
 
+    def freeze(self, seconds: float) -> None:
+        """A silent freeze for ``seconds``: sockets stay open, pings and commands are answered,
+        but no data is sent on any connection (new ones included) while markets keep trading."""
+        self.faults.frozen_until = self.loop_time() + seconds
+
+    def end_freeze(self) -> None:
+        self.faults.frozen_until = 0.0
+
+    def is_frozen(self) -> bool:
+        return self.loop_time() < self.faults.frozen_until
+
     def in_outage(self) -> bool:
         return self.loop_time() < self.faults.outage_until
 

@@ -53,6 +53,8 @@ class Faults:
     created_404_seconds: float = 0.0
     outage_until: float = 0.0
     """Loop time until which upgrades are refused (503); markets keep trading."""
+    frozen_until: float = 0.0
+    """Loop time until which no data is sent (pings and command answers go on)."""
 
 
 class Simulator(ControlMixin):
@@ -242,6 +244,8 @@ class Simulator(ControlMixin):
 
     # -- data ---------------------------------------------------------------------------
     def dispatch(self, events: list[Event]) -> None:
+        if self.faults.frozen_until and self.loop_time() < self.faults.frozen_until:
+            return  # a silent freeze: the exchange trades (the tape keeps it), nobody is told
         for conn in list(self.conns.values()):
             if conn.stalled or not conn.session.subs:
                 continue

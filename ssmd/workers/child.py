@@ -23,18 +23,18 @@ log = get_logger("archiver")
 _TICK = 0.05
 
 
-class _Backends:
-    def __init__(self, transport: PipeTransport, storage: object) -> None:
-        self.transport = transport
-        self.storage = storage
-
-
 async def serve(env: Environment, sock: socket.socket) -> None:
     from ssmd.archiver import Archiver
-    from ssmd.middleware.factory import make_storage
+    from ssmd.middleware.cache.degrading import DegradingCache
+    from ssmd.middleware.cache.memory import MemoryCache
+    from ssmd.middleware.factory import Backends, make_storage
+    from ssmd.middleware.journal.memory import MemoryJournal
 
     transport = PipeTransport()
-    archiver = Archiver(env, _Backends(transport, make_storage(env)))
+    # The archiver reads the bus (the parent's frames) and writes storage; it uses no cache
+    # or journal, so memory ones stand in.
+    backends = Backends(env, transport, make_storage(env), DegradingCache(MemoryCache()), MemoryJournal())
+    archiver = Archiver(env, backends)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
 
     async def send() -> None:

@@ -14,16 +14,20 @@ import asyncio
 import contextlib
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ssmd.clock import Clock, SystemClock
+from ssmd.codec import payload
 from ssmd.config.model import Environment
 from ssmd.errors import SsmdError, TransportError
 from ssmd.log import get_logger
 from ssmd.status import ComponentStatus
 from ssmd.workers import wire
+
+if TYPE_CHECKING:
+    from ssmd.middleware.factory import Backends
 
 log = get_logger("archiver")
 BATCH = 1024
@@ -33,7 +37,7 @@ STOP_TIMEOUT = 60.0
 class ArchiverProcess:
     name = "archiver"
 
-    def __init__(self, env: Environment, backends: Any, *, clock: Clock = SystemClock(),
+    def __init__(self, env: Environment, backends: Backends, *, clock: Clock = SystemClock(),
                  durable: str = "archiver-process", ack_wait: float = 60.0) -> None:
         self.env = env
         self.backends = backends
@@ -97,7 +101,7 @@ class ArchiverProcess:
                     return
                 raise
             pending.update([(m.seq, m) for m in batch])
-            writer.write(wire.encode(wire.Send([(m.seq, m.subject, m.data, m.headers, m.ts, m.redelivered)
+            writer.write(wire.encode(wire.Send([(m.seq, m.subject, payload(m.data), m.headers, m.ts, m.redelivered)
                                                 for m in batch])))
             await writer.drain()
 

@@ -13,9 +13,9 @@ import pytest
 import zstandard
 
 from ssmd import metrics
+from ssmd.archive import manifest as mf
+from ssmd.archive.raw import read_raw
 from ssmd.archiver import Archiver, compact_day, verify_day
-from ssmd.archiver import manifest as mf
-from ssmd.archiver.raw import read_raw
 from ssmd.errors import StorageError
 from ssmd.records import Trade
 from ssmd.status import GapInfo

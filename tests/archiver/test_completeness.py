@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ssmd.archiver import manifest as mf
-from ssmd.archiver.completeness import HOUR_NS, Cell, coverage, day_completeness, gap_state, hours_of
+from ssmd.archive import manifest as mf
+from ssmd.archive.completeness import HOUR_NS, Cell, coverage, day_completeness, gap_state, hours_of
 from ssmd.status import GapInfo, HealInfo
 
 S = 1_000_000_000

@@ -6,12 +6,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ssmd.archiver import layout
-from ssmd.archiver import manifest as mf
-from ssmd.archiver.columns import ColumnBuffer
-from ssmd.archiver.parquet import encode_parquet
+from ssmd.archive import layout
+from ssmd.archive import manifest as mf
+from ssmd.archive.columns import ColumnBuffer
+from ssmd.archive.parquet import encode_parquet
+from ssmd.archive.raw import RawFile, RawLine, complete_length, compress, encode_lines, read_raw
 from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
-from ssmd.archiver.raw import RawFile, RawLine, compress, read_raw
 from ssmd.config.model import ArchiverConfig, Environment
 from ssmd.errors import DataError
 from ssmd.records import OrderbookDelta, OrderbookSnapshot, Ticker, Trade
@@ -121,6 +121,30 @@ def test_raw_file_grows_by_whole_zstd_frames_and_reads_back_byte_exact() -> None
     assert [ln.frame for ln in lines] == frames
     assert raw.stats.records == 2 and raw.stats.seq_ranges == {"1": [1, 2, 2]}
     assert raw.stats.counts == {"trade": 2} and raw.stats.bytes == len(second)
+
+
+def test_complete_length_finds_the_end_of_the_last_whole_frame() -> None:
+    frames = [compress(encode_lines([_line(i, "x" * (i * 9000))])) for i in range(1, 5)]
+    frames.append(compress(b"z" * 300_000))  # highly compressible: RLE blocks
+    data = b"".join(frames)
+    ends = [sum(len(f) for f in frames[:i]) for i in range(len(frames) + 1)]
+    assert complete_length(data) == len(data)
+    for cut in sorted({*range(0, len(data), 97), *(e - 1 for e in ends[1:]), *(e + 3 for e in ends[:-1])}):
+        assert complete_length(data[:cut]) == max(e for e in ends if e <= cut), cut
+    assert complete_length(b"not zstd at all") == 0
+    assert complete_length(data + b"garbage") == len(data)
+
+
+def test_an_appended_raw_file_keeps_no_frames_in_memory() -> None:
+    raw = RawFile("trade-1.jsonl.zst", "trade", 0.0, keep_frames=False)
+    written = b""
+    for i in (1, 2, 3):
+        raw.add(_line(i))
+        assert raw.committed_bytes == len(written)  # where the append goes
+        written += raw.pending_frame()
+        raw.commit()
+    assert raw.frames == [] and raw.stats.bytes == len(written) and raw.stats.records == 3
+    assert [ln.seq for ln in read_raw(written, "trade-1.jsonl.zst")] == [1, 2, 3]
 
 
 def test_truncated_or_corrupt_raw_file_names_the_file() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ssmd.archiver.raw import RawLine, read_raw
+from ssmd.archive.raw import RawLine, compress, read_raw
 from ssmd.archiver.sinks import ManifestStore, RawSink
 from ssmd.errors import StorageError
 from ssmd.middleware.storage.fsspec_store import FsspecStorage
@@ -16,7 +16,7 @@ from tests.archiver.helpers import DAY, T0, make_env
 
 
 class GatedStorage:
-    """Local storage whose raw puts wait for ``release`` (or fail while ``broken``)."""
+    """Local storage whose raw writes wait for ``release`` (or fail while ``broken``)."""
 
     def __init__(self, root: Path) -> None:
         self.inner = FsspecStorage.local(str(root), attempts=1, fsync=False)
@@ -24,13 +24,20 @@ class GatedStorage:
         self.release = asyncio.Event()
         self.broken = False
 
-    async def put(self, path: str, data: bytes) -> None:
+    async def _gate(self, path: str) -> None:
         if path.endswith(".zst"):
             self.entered.set()
             await self.release.wait()
             if self.broken:
                 raise StorageError("disk full")
+
+    async def put(self, path: str, data: bytes) -> None:
+        await self._gate(path)
         await self.inner.put(path, data)
+
+    async def append(self, path: str, data: bytes, offset: int) -> None:
+        await self._gate(path)
+        await self.inner.append(path, data, offset)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -80,3 +87,38 @@ async def test_a_failed_write_keeps_everything_for_the_retry(tmp_path: Path) -> 
     storage.broken = False
     files, _, acks = await sink.write(manifests, T0)
     assert files == 1 and [d.seq for d in acks] == [1, 2] and sink.pending == 0
+
+
+async def test_on_local_storage_a_flush_appends_only_its_frame(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    storage = FsspecStorage.local(str(tmp_path), attempts=1, fsync=False)
+    sink, manifests = RawSink(env, storage), ManifestStore(env, storage)
+    written = []
+    for i in (1, 2, 3):
+        sink.add(_line(i), DAY, Delivery(i), 0.0)
+        _, nbytes, _ = await sink.write(manifests, T0)
+        written.append(nbytes)
+    (path,) = [p for p in tmp_path.rglob("*.jsonl.zst")]  # noqa: ASYNC240 - test inspection
+    data = path.read_bytes()
+    assert sum(written) == len(data)  # each flush wrote its own frame, never the file again
+    assert [ln.seq for ln in read_raw(data, path.name)] == [1, 2, 3]
+    assert all(not raw.frames for raw in sink.files.values())
+
+
+async def test_a_torn_last_frame_is_cut_off_before_the_next_file_opens(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    storage = FsspecStorage.local(str(tmp_path), attempts=1, fsync=False)
+    sink, manifests = RawSink(env, storage), ManifestStore(env, storage)
+    for i in (1, 2):
+        sink.add(_line(i), DAY, Delivery(i), 0.0)
+        await sink.write(manifests, T0)
+    (first,) = [p for p in tmp_path.rglob("*.jsonl.zst")]  # noqa: ASYNC240 - test inspection
+    whole = first.read_bytes()
+    first.write_bytes(whole + compress(b'{"half": "a frame"}\n')[:9])  # a crash in the middle of an append
+    later = RawSink(env, storage)  # the next run
+    later.add(_line(3), DAY, Delivery(3), 0.0)
+    await later.write(ManifestStore(env, storage), T0)
+    assert first.read_bytes() == whole  # cut back to the last whole frame: every file reads
+    files = sorted(p.name for p in tmp_path.rglob("*.jsonl.zst"))  # noqa: ASYNC240 - test inspection
+    assert files == ["trade-1.jsonl.zst", "trade-2.jsonl.zst"]
+    assert [ln.seq for ln in read_raw(first.read_bytes(), first.name)] == [1, 2]

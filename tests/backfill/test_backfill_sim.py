@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
-from ssmd.archiver import layout
-from ssmd.archiver.columns import ColumnBuffer
-from ssmd.archiver.parquet import encode_parquet
+from ssmd.archive import layout
+from ssmd.archive.columns import ColumnBuffer
+from ssmd.archive.parquet import encode_parquet
 from ssmd.backfill import checkpoint
+from ssmd.calendar import day_partition
 from ssmd.catalog import open_catalog_async
 from ssmd.cli.main import main
 from ssmd.config.load import load_environment
-from ssmd.day.calendar import day_partition
 from ssmd.fixed import format_count, format_price
 from ssmd.middleware.storage.fsspec_store import FsspecStorage
 from ssmd.records import Trade

@@ -8,9 +8,9 @@ import msgspec
 import pyarrow as pa
 import pytest
 
-from ssmd.archiver.columns import ColumnBuffer
+from ssmd.archive.columns import ColumnBuffer
+from ssmd.archive.datasets import to_table
 from ssmd.backfill import convert
-from ssmd.backfill.datasets import to_table
 from ssmd.errors import DataError
 from ssmd.kalshi.marketdata import Candle, RestTrade, _HistCandle, from_historical
 from ssmd.kalshi.rest import Market

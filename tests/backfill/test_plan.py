@@ -8,8 +8,8 @@ import pytest
 
 from ssmd.backfill import plan
 from ssmd.backfill.plan import NS, Window
+from ssmd.calendar import day_partition
 from ssmd.config.model import Schedule
-from ssmd.day.calendar import day_partition
 from ssmd.errors import SsmdError
 
 UTC = Schedule(timezone="UTC", day_start="00:00", day_end="00:00")

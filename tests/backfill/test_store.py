@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ssmd.archiver import layout
-from ssmd.archiver.columns import ColumnBuffer
-from ssmd.archiver.parquet import encode_parquet
+from ssmd.archive import layout
+from ssmd.archive.columns import ColumnBuffer
+from ssmd.archive.datasets import Candle, Settlement
+from ssmd.archive.parquet import encode_parquet
 from ssmd.backfill import checkpoint as ck
-from ssmd.backfill.datasets import Candle, Settlement
 from ssmd.backfill.store import Dedup, Writer, read_keys
 from ssmd.middleware.storage.fsspec_store import FsspecStorage
 from ssmd.records import Trade
@@ -42,7 +42,7 @@ def test_read_keys_of_each_dataset() -> None:
     buf = ColumnBuffer("trade")
     buf.extend([_trade(A, 1), _trade(B, 2)])
     assert read_keys(encode_parquet(buf.to_table()), "trade", {A}) == {(A, f"{A}-1")}
-    from ssmd.backfill.datasets import to_table
+    from ssmd.archive.datasets import to_table
 
     data = encode_parquet(to_table("candles", [_candle(1_784_475_960), _candle(1_784_476_020, None)]))
     assert read_keys(data, "candles", {A}) == {(A, "1m", 1_784_475_960 * 10**9), (A, "1m", 1_784_476_020 * 10**9)}

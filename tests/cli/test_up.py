@@ -79,7 +79,7 @@ def stop(proc: subprocess.Popen[bytes], log: Path, sig: int = signal.SIGINT) -> 
 
 
 def raw_lines(data: Path, env_name: str) -> list[Any]:
-    from ssmd.archiver.raw import read_raw
+    from ssmd.archive.raw import read_raw
 
     lines = []
     for path in sorted((data / "raw" / env_name).rglob("*.jsonl.zst")):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from ssmd.config.model import KeySpec, SimulatorConfig
+from ssmd.config.model import Endpoints, KeySpec, SimulatorConfig
 from ssmd.connector import Connector
 from ssmd.connector.endpoints import Credentials
 from ssmd.errors import AuthError
@@ -56,15 +57,15 @@ async def test_signed_connection_from_the_environment_key(tmp_path: Path, monkey
     env = make_env(["trade", "orderbook_delta"], markets="all")
     env.keys["kalshi"] = KeySpec(type="api_key", fields=["api_key", "api_secret"], source=f"file:{tmp_path}")
     env.simulator = SimulatorConfig(enabled=True, require_auth=True, rate=0, markets=4)
+    sim = Simulator(SimSettings.from_env(env))  # as the runtime starts it, passing its URLs in
+    await sim.start()
+    env = msgspec.structs.replace(env, endpoints=Endpoints(ws=sim.ws_url, rest=sim.rest_url))
     backends = await open_backends(env)
     connector = Connector(env, backends, settings=FAST)
     task = asyncio.create_task(connector.run())
     try:
         await until(lambda: bool(connector.connections) and connector.connections[0].live.is_set(), what="live")
-        from ssmd.simulator import running as sim_running
-
-        sim = sim_running("t")
-        assert sim is not None and sim.refused == 0
+        assert sim.refused == 0
         await connector.add_markets(sim.trading_tickers()[:2])  # a private channel: needs the signed upgrade
         await until(lambda: connector.stats.received.get("orderbook_snapshot", 0) == 2, what="snapshots")
         assert connector.credentials is not None and "****" in repr(connector.credentials)
@@ -72,6 +73,7 @@ async def test_signed_connection_from_the_environment_key(tmp_path: Path, monkey
         await connector.stop()
         await asyncio.wait_for(task, 10)
         await backends.close()
+        await sim.stop()
 
 
 async def test_other_refusals_are_retried_with_backoff() -> None:

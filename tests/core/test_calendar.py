@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ssmd.calendar import DayPartitioner, day_bounds, day_partition, trading_day
 from ssmd.config.model import Schedule
-from ssmd.day.calendar import DayPartitioner, day_bounds, day_partition, trading_day
 
 
 def ns(*args: int, tz: object = UTC) -> int:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssmd import codec
 from ssmd.codec import decode, encode, reference_decode, reference_encode
+from ssmd.codec import encoding as codec
 from ssmd.errors import DataError
 from ssmd.records import RECORD_TYPES, Lifecycle, OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
 from ssmd.resources import schemas_dir

@@ -94,7 +94,7 @@ async def test_end_drains_flushes_stops_then_completes(backends: Any) -> None:
 
 
 async def test_a_damaged_archive_fails_verify_unless_forced(backends: Any) -> None:
-    from ssmd.archiver.layout import raw_day_prefix
+    from ssmd.archive.layout import raw_day_prefix
 
     fake = host()
     mgr = DayManager(backends.env, backends, host=fake, clock=ManualClock(), health_timeout=2.0)

@@ -106,7 +106,7 @@ async def test_scheduler_rolls_day_after_day(backends: Any, schedule: Schedule) 
     assert all(d.state is DayState.COMPLETE for d in history[1:])
     assert history[0].state in (DayState.ACTIVE, DayState.COMPLETE)
     # every day started inside its own window
-    from ssmd.day.calendar import day_bounds
+    from ssmd.calendar import day_bounds
 
     for day in history:
         start, end = day_bounds(schedule, datetime.fromisoformat(day.date).date())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssmd.archiver import layout
-from ssmd.archiver.columns import ColumnBuffer
-from ssmd.archiver.parquet import encode_parquet
+from ssmd.archive import layout
+from ssmd.archive.columns import ColumnBuffer
+from ssmd.archive.parquet import encode_parquet
 from ssmd.healer.archived import archived_trade_ids, dates_between
 from ssmd.records import Trade
 from tests.archiver.helpers import DAY, MS, T0, make_backends, make_env

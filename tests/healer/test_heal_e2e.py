@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from ssmd.archiver import layout
-from ssmd.archiver import manifest as mf
+from ssmd.archive import layout
+from ssmd.archive import manifest as mf
 from ssmd.catalog import open_catalog_async
 from ssmd.config.load import load_environment
 from ssmd.middleware.factory import open_backends

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -77,3 +79,12 @@ def test_decode_never_raises_on_any_json(payload: object, msg_type: str) -> None
 
     frame = msgspec.json.encode({"type": msg_type, "sid": 1, "seq": 2, "msg": payload})
     assert wire.decode(frame) is not None
+
+
+def test_a_frame_nested_past_the_recursion_limit_is_a_decode_error_not_a_crash() -> None:
+    for opener, closer in ((b"[", b"]"), (b'{"n":', b"}")):
+        frame = b'{"type":"trade","sid":2,"seq":1,"zz":' + opener * 50_000 + b"1" + closer * 50_000 + b"}"
+        with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+            wire.decode_strict(frame)
+        bad = wire.decode(frame)
+        assert isinstance(bad, wire.Undecodable) and bad.error_type == "parse"

@@ -121,3 +121,15 @@ async def test_entries_must_be_json(journals: tuple[str, OpenJournal, ManualCloc
     j = await factory()
     with pytest.raises(JournalError, match="not JSON"):
         await j.append(f"{env}.audit", {"bad": object()})
+
+
+async def test_append_many_is_append_on_each(journals: tuple[str, OpenJournal, ManualClock]) -> None:
+    env, factory, _ = journals
+    j = await factory()
+    topic = f"{env}.secmaster.changes"
+    assert await j.append(topic, {"n": 0}) == 1
+    assert await j.append_many(topic, [{"n": 1}, {"n": 2}, {"n": 3}]) == [2, 3, 4]
+    assert await j.append_many(topic, []) == []
+    with pytest.raises(JournalError, match="not JSON"):
+        await j.append_many(topic, [{"n": 4}, {"bad": object()}])
+    assert [(e.seq, e.data) for e in await _all(j, topic)] == [(i + 1, {"n": i}) for i in range(4)]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ssmd.archive import duck
 from ssmd.errors import NotFoundError, StorageError
 from ssmd.middleware.storage.fsspec_store import FsspecStorage
 
@@ -54,6 +55,28 @@ async def test_put_file_streams_a_large_file(store: tuple[FsspecStorage, str], t
     local.write_bytes(payload)
     await storage.put_file(f"{bucket}/v1/trade/date=2026-07-19/part-0.parquet", local)
     assert await storage.get(f"{bucket}/v1/trade/date=2026-07-19/part-0.parquet") == payload
+
+
+async def test_append_writes_at_the_committed_size_and_replaces_a_torn_tail(store: tuple[FsspecStorage, str]) -> None:
+    storage, bucket = store
+    path = f"{bucket}/env/kalshi/2026/07/19/trade-1.jsonl.zst"
+    await storage.append(path, b"first;", 0)  # creates it
+    await storage.append(path, b"second;", 6)
+    assert await storage.get(path) == b"first;second;"
+    await storage.append(path, b"third", 13)
+    await storage.append(path, b"THIRD", 13)  # a retried write at the same size: replaces, never doubles
+    assert await storage.get(path) == b"first;second;THIRD"
+    assert storage.appends is (storage.kind == "local")
+
+
+async def test_append_beyond_the_end_names_the_object(store: tuple[FsspecStorage, str]) -> None:
+    storage, bucket = store
+    path = f"{bucket}/raw/trade-2.jsonl.zst"
+    await storage.put(path, b"abc")
+    with pytest.raises(StorageError, match=r"trade-2\.jsonl\.zst: it holds 3 bytes, 10 were written") as info:
+        await storage.append(path, b"more", 10)
+    assert not info.value.retryable
+    assert await storage.get(path) == b"abc"  # nothing changed
 
 
 async def test_list_by_prefix_is_recursive_and_sorted(store: tuple[FsspecStorage, str]) -> None:
@@ -117,5 +140,13 @@ async def test_readers_never_see_a_partial_object(store: tuple[FsspecStorage, st
 async def test_url_and_fs_open_the_object(store: tuple[FsspecStorage, str]) -> None:
     storage, bucket = store
     await storage.put(f"{bucket}/x.txt", b"via fs")
-    with storage.fs.open(storage.url(f"{bucket}/x.txt"), "rb") as f:
+    with storage.open_read(f"{bucket}/x.txt") as f:
         assert f.read() == b"via fs"
+    await storage.put(f"{bucket}/v/b.parquet", b"1")
+    await storage.put(f"{bucket}/v/a.parquet", b"2")
+    await storage.put(f"{bucket}/v/c.json", b"3")
+    assert storage.glob(f"{bucket}/v/*.parquet") == [f"{bucket}/v/a.parquet", f"{bucket}/v/b.parquet"]
+    assert storage.glob(f"{bucket}/none/*.parquet") == []
+    con = duck.connect(storage)  # DuckDB reads the storage's URLs
+    assert con.execute(f"SELECT content FROM read_blob({duck.sql_literal(storage.url(f'{bucket}/x.txt'))})"
+                       ).fetchone() == (b"via fs",)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ssmd import metrics
-from ssmd.catalog import duck
+from ssmd.archive import duck
 from ssmd.config.model import Environment
 from ssmd.kalshi.rest import KalshiRest
 from ssmd.middleware.factory import Backends

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from ssmd import codec
-from ssmd.catalog import duck
+from ssmd.archive import duck
 from ssmd.clock import ManualClock
 from ssmd.config.model import Environment, MarketSelector, SecmasterConfig, SubscriptionConfig
 from ssmd.kalshi.rest import KalshiRest
@@ -226,12 +226,13 @@ async def test_a_connector_in_another_process_follows_through_the_journal(tmp_pa
             await service.close()
 
 
-async def test_uses_the_simulator_this_process_runs_for_the_environment(env: Environment,
-                                                                      backends: Backends) -> None:
+async def test_uses_the_simulator_the_runtime_passes_in(env: Environment, backends: Backends) -> None:
+    from ssmd.config.model import Endpoints
     from ssmd.simulator import ensure_running
 
-    service = SecmasterService(env, backends)  # made before the simulator starts, as `ssmd up` may
-    async with ensure_running(env):
+    async with ensure_running(env) as (ws, rest):
+        passed_in = msgspec.structs.replace(env, endpoints=Endpoints(ws=ws, rest=rest))  # as `ssmd up` does
+        service = SecmasterService(passed_in, backends)
         summary = await service.sync()
         await service.close()
     assert env.simulator.enabled

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ssmd import metrics
-from ssmd.catalog import duck
+from ssmd.archive import duck
 from ssmd.config.model import Environment
 from ssmd.errors import TransportError
 from ssmd.kalshi.rest import KalshiRest

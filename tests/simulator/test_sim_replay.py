@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import zstandard
 
+from ssmd.config.model import Endpoints
 from ssmd.errors import DataError
 from ssmd.simulator import SimSettings, Simulator, ensure_running
 from ssmd.simulator.replay import read_lines
@@ -159,7 +161,8 @@ async def test_ensure_running_starts_or_passes_through(make_env) -> None:  # typ
     env = make_env(simulator={"enabled": True, "markets": 4, "rate": 0})
     async with ensure_running(env) as (ws, rest):
         assert ws.startswith("ws://127.0.0.1:")
-        async with ensure_running(env) as again:
+        passed_in = msgspec.structs.replace(env, endpoints=Endpoints(ws=ws, rest=rest))
+        async with ensure_running(passed_in) as again:
             assert again == (ws, rest)  # reused, not a second server
         client = await Client.open(ws)
         await client.subscribe(["trade"])

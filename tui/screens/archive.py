@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from ssmd.cli.output import human_bytes
+from ssmd.units import human_bytes
 
 
 class ArchivePane(Vertical):

@@ -122,18 +122,8 @@ class DegradingCache:
     async def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
         await self._call(lambda: self.inner.set(key, value, ttl=ttl), None)
 
-    async def set_if_absent(self, key: str, value: str, *, ttl: float | None = None) -> bool:
-        return await self._call(lambda: self.inner.set_if_absent(key, value, ttl=ttl), False)
-
     async def delete(self, *keys: str) -> int:
         return await self._call(lambda: self.inner.delete(*keys), 0)
-
-    async def incr(self, key: str, amount: int = 1) -> int:
-        """The new value; 0 while degraded (the increment is skipped)."""
-        return await self._call(lambda: self.inner.incr(key, amount), 0)
-
-    async def mget(self, keys: list[str]) -> list[str | None]:
-        return await self._call(lambda: self.inner.mget(keys), [None] * len(keys))
 
     async def mset(self, values: Mapping[str, str]) -> None:
         await self._call(lambda: self.inner.mset(values), None)

@@ -152,15 +152,6 @@ class LocalCache:
     async def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
         await self._call(True, lambda db, now: self._set(db, now, key, value, ttl))
 
-    async def set_if_absent(self, key: str, value: str, *, ttl: float | None = None) -> bool:
-        def op(db: Conn, now: float) -> bool:
-            if _kind(db, key, now) is not None:
-                return False
-            self._set(db, now, key, value, ttl)
-            return True
-
-        return await self._call(True, op)
-
     async def delete(self, *keys: str) -> int:
         def op(db: Conn, now: float) -> int:
             n = 0
@@ -170,34 +161,6 @@ class LocalCache:
             return n
 
         return await self._call(True, op)
-
-    async def incr(self, key: str, amount: int = 1) -> int:
-        def op(db: Conn, now: float) -> int:
-            current = None
-            if _expect(db, key, "string", now):
-                row = db.execute("SELECT value FROM strings WHERE key = ?", (key,)).fetchone()
-                current = row[0] if row else None
-            try:
-                value = int(current or 0) + amount
-            except ValueError:
-                raise CacheError(f"cache: key {key!r} is not an integer", retryable=False) from None
-            _claim(db, key, "string", now)
-            db.execute("INSERT OR REPLACE INTO strings (key, value) VALUES (?, ?)", (key, str(value)))
-            return value
-
-        return await self._call(True, op)
-
-    async def mget(self, keys: list[str]) -> list[str | None]:
-        def op(db: Conn, now: float) -> list[str | None]:
-            out: list[str | None] = []
-            for key in keys:
-                row = None
-                if _expect(db, key, "string", now):
-                    row = db.execute("SELECT value FROM strings WHERE key = ?", (key,)).fetchone()
-                out.append(None if row is None else str(row[0]))
-            return out
-
-        return await self._call(False, op)
 
     async def mset(self, values: Mapping[str, str]) -> None:
         def op(db: Conn, now: float) -> None:

@@ -60,12 +60,6 @@ class MemoryCache:
         else:
             self._expires.pop(key, None)
 
-    async def set_if_absent(self, key: str, value: str, *, ttl: float | None = None) -> bool:
-        if self._live(key) is not None:
-            return False
-        await self.set(key, value, ttl=ttl)
-        return True
-
     async def delete(self, *keys: str) -> int:
         n = 0
         for key in keys:
@@ -74,18 +68,6 @@ class MemoryCache:
             self._data.pop(key, None)
             self._expires.pop(key, None)
         return n
-
-    async def incr(self, key: str, amount: int = 1) -> int:
-        current = await self.get(key)
-        try:
-            value = int(current or 0) + amount
-        except ValueError:
-            raise CacheError(f"cache: key {key!r} is not an integer", retryable=False) from None
-        self._data[key] = str(value)
-        return value
-
-    async def mget(self, keys: list[str]) -> list[str | None]:
-        return [await self.get(k) for k in keys]
 
     async def mset(self, values: Mapping[str, str]) -> None:
         for key, value in values.items():

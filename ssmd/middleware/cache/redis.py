@@ -62,18 +62,8 @@ class RedisCache:
     async def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
         await self._do(self._client().set(key, value, px=None if ttl is None else max(1, int(ttl * 1000))))
 
-    async def set_if_absent(self, key: str, value: str, *, ttl: float | None = None) -> bool:
-        px = None if ttl is None else max(1, int(ttl * 1000))
-        return bool(await self._do(self._client().set(key, value, nx=True, px=px)))
-
     async def delete(self, *keys: str) -> int:
         return int(await self._do(self._client().delete(*keys))) if keys else 0
-
-    async def incr(self, key: str, amount: int = 1) -> int:
-        return int(await self._do(self._client().incrby(key, amount)))
-
-    async def mget(self, keys: list[str]) -> list[str | None]:
-        return list(await self._do(self._client().mget(keys))) if keys else []
 
     async def mset(self, values: Mapping[str, str]) -> None:
         if values:

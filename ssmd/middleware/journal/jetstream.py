@@ -87,6 +87,11 @@ class JetStreamJournal:
             raise JournalError(f"journal: append to {topic} on stream {self.stream}: {reason}") from None
         raise JournalError(f"journal: append to {topic}: too many concurrent writers")
 
+    async def append_many(self, topic: str, items: list[dict[str, Any]]) -> list[int]:
+        for data in items:  # every entry is checked before the first is appended
+            checked_data(topic, data)
+        return [await self.append(topic, data) for data in items]
+
     async def read(self, topic: str, start: StartPosition = StartPosition()) -> AsyncIterator[Entry]:
         self._check(topic)
         await self.connect()

@@ -34,11 +34,20 @@ class MemoryJournal:
         return None
 
     async def append(self, topic: str, data: dict[str, Any]) -> int:
-        data = checked_data(topic, data)
-        entries = self._topics.setdefault(topic, [])
-        seq = len(entries) + 1 if not entries else entries[-1].seq + 1
-        entries.append(Entry(seq=seq, ts=self._clock.now_ns(), data=data))
+        (seq,) = await self.append_many(topic, [data])
         return seq
+
+    async def append_many(self, topic: str, items: list[dict[str, Any]]) -> list[int]:
+        checked = [checked_data(topic, data) for data in items]
+        if not checked:
+            return []
+        entries = self._topics.setdefault(topic, [])
+        seqs = []
+        for data in checked:
+            seq = len(entries) + 1 if not entries else entries[-1].seq + 1
+            entries.append(Entry(seq=seq, ts=self._clock.now_ns(), data=data))
+            seqs.append(seq)
+        return seqs
 
     async def read(self, topic: str, start: StartPosition = StartPosition()) -> AsyncIterator[Entry]:
         for entry in select(self._topics.get(topic, []), start):

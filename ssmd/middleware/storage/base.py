@@ -8,7 +8,7 @@ ones are retried with backoff before they surface.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import msgspec
 
@@ -31,17 +31,43 @@ class ObjectInfo(msgspec.Struct, frozen=True):
 
 
 class Storage(Protocol):
-    @property
-    def fs(self) -> Any:
-        """The fsspec filesystem, for pyarrow and DuckDB (``con.register_filesystem``)."""
+    def url(self, path: str) -> str:
+        """A URL DuckDB can read (``s3://b/k``, ``memory://...`` or a local path); one that
+        is not a local path only on a connection given to ``register_with``."""
         ...
 
-    def url(self, path: str) -> str:
-        """A URL DuckDB/pyarrow can open through ``fs`` (e.g. ``s3://b/k`` or a local path)."""
+    def register_with(self, con: Any) -> None:
+        """Let the DuckDB connection ``con`` read this storage's ``url``s (registers the
+        filesystem behind them; nothing to do for local paths). DuckDB's errors pass
+        through."""
+        ...
+
+    def open_read(self, path: str) -> BinaryIO:
+        """Blocking: the object as a seekable binary file (for pyarrow readers, e.g. a
+        Parquet footer). Call it in a worker thread from async code."""
+        ...
+
+    def glob(self, pattern: str) -> list[str]:
+        """Blocking: the ``bucket/key`` paths matching ``pattern`` (``*`` within a part),
+        sorted. Call it in a worker thread from async code."""
         ...
 
     async def create_bucket(self, bucket: str) -> None: ...
     async def put(self, path: str, data: bytes) -> None: ...
+
+    @property
+    def appends(self) -> bool:
+        """Whether ``append`` writes only the new bytes (local files). On object stores it
+        rewrites the object, so a writer that appends often keeps the content and ``put``s
+        it whole instead."""
+        ...
+
+    async def append(self, path: str, data: bytes, offset: int) -> None:
+        """Durably write ``data`` at byte ``offset`` of ``path`` (created when ``offset`` is
+        0), replacing what lies at or after ``offset`` (the tail of a write cut short). An
+        object shorter than ``offset`` is an error that names it: its committed bytes are gone."""
+        ...
+
     async def put_file(self, path: str, local: Path) -> None:
         """Upload a local file, streaming; atomic like ``put``."""
         ...

@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 from ssmd.errors import SsmdError, StorageError
 from ssmd.log import get_logger
@@ -142,6 +142,7 @@ class FsspecStorage:
     # -- addressing --------------------------------------------------------------------
     @property
     def fs(self) -> Any:
+        """The fsspec filesystem (not part of ``Storage``: benchmarks compare against it)."""
         return self._fs
 
     def _full(self, path: str) -> str:
@@ -161,6 +162,17 @@ class FsspecStorage:
         if self.kind == "memory":
             return f"memory://{full}"
         return full
+
+    def register_with(self, con: Any) -> None:
+        if self.kind != "local":
+            con.register_filesystem(self._fs)
+
+    def open_read(self, path: str) -> BinaryIO:
+        handle: BinaryIO = self._fs.open(self._full(path), "rb")
+        return handle
+
+    def glob(self, pattern: str) -> list[str]:
+        return sorted(self._rel(full) for full in self._fs.glob(self._full(pattern)) if _TMP_MARK not in full)
 
     # -- the retry/translate wrapper ---------------------------------------------------
     async def _run(self, op: str, path: str, fn: Callable[[], T]) -> T:
@@ -222,6 +234,43 @@ class FsspecStorage:
             await self._run("put", path, lambda: self._local_write(full, lambda f: f.write(data)))
         else:
             await self._run("put", path, lambda: self._fs.pipe_file(full, bytes(data)))
+
+    @property
+    def appends(self) -> bool:
+        return self.kind == "local"
+
+    async def append(self, path: str, data: bytes, offset: int) -> None:
+        full = self._full(path)
+        if self.kind == "local":
+            await self._run("append to", path, lambda: self._local_append(full, path, data, offset))
+            return
+        head = b""
+        if offset:
+            size = (await self.head(path)).size
+            if size < offset:
+                raise StorageError(f"storage: cannot append to {path}: it holds {size} bytes, {offset} were "
+                                   "written", retryable=False)
+            head = await self.get_range(path, 0, offset)
+        await self.put(path, head + data)
+
+    def _local_append(self, full: str, path: str, data: bytes, offset: int) -> None:
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size < offset:
+                raise StorageError(f"storage: cannot append to {path}: it holds {size} bytes, {offset} were "
+                                   "written", retryable=False)
+            if size > offset:  # the tail of a write cut short
+                os.ftruncate(fd, offset)
+            view, at = memoryview(data), offset
+            while view:
+                n = os.pwrite(fd, view, at)
+                view, at = view[n:], at + n
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
 
     async def put_file(self, path: str, local: Path) -> None:
         full = self._full(path)

@@ -24,6 +24,10 @@ from typing import Any, Literal, Protocol, Self
 import msgspec
 
 from ssmd.errors import TransportError
+from ssmd.records import Record
+
+Payload = bytes | Record
+"""A message's data: bytes, or (``publish_many``) a normalized record."""
 
 
 class StartPosition(msgspec.Struct, frozen=True):
@@ -56,7 +60,10 @@ class Message(Protocol):
     @property
     def subject(self) -> str: ...
     @property
-    def data(self) -> bytes: ...
+    def data(self) -> Payload:
+        """The bytes published, or, on the memory bus, the record published as it is
+        (``ssmd.codec.decode`` reads both; ``ssmd.codec.payload`` gives the bytes)."""
+        ...
     @property
     def headers(self) -> dict[str, str]: ...
     @property
@@ -122,19 +129,24 @@ class Transport(Protocol):
     async def publish(
         self,
         subject: str,
-        data: bytes,
+        data: Payload,
         headers: dict[str, str] | None = None,
         msg_id: str | None = None,
     ) -> int: ...
 
     async def publish_many(
-        self, items: Sequence[tuple[str, bytes, dict[str, str] | None, str | None]]
+        self, items: Sequence[tuple[str, Payload, dict[str, str] | None, str | None]]
     ) -> list[int]:
         """Publish ``(subject, data, headers, msg_id)`` items in order (pipelined where the
         backend can); returns their sequences, as ``publish`` one by one would. On an error
         the items before the failing one may be stored: their ids make a retry harmless.
         The header dicts are handed over: the caller never changes them afterwards, and
-        one dict may serve several items."""
+        one dict may serve several items.
+
+        ``data`` may be a record itself: a transport that crosses a process boundary sends
+        it Cap'n Proto encoded (``ssmd.codec.payload``); the memory bus hands the record to
+        its consumers as it is, saving an encode and a decode per consumer. Either way
+        consumers read it with ``ssmd.codec.decode``."""
         ...
 
     async def ack_many(self, messages: Sequence[Message]) -> None:

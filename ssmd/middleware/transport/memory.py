@@ -16,8 +16,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ssmd.clock import Clock, SystemClock
+from ssmd.codec import RECORD_CLASSES
 from ssmd.errors import TransportError
-from ssmd.middleware.transport.base import StartPosition
+from ssmd.middleware.transport.base import Payload, StartPosition
 from ssmd.middleware.transport.memory_readers import (
     MemorySubscription,
     _Consumer,
@@ -27,11 +28,18 @@ from ssmd.middleware.transport.memory_readers import (
 )
 from ssmd.middleware.transport.subjects import Matcher, check_subject
 
-Publish = tuple[str, bytes, dict[str, str] | None, str | None]
-"""(subject, data, headers, msg_id), as ``publish`` takes them."""
+Publish = tuple[str, Payload, dict[str, str] | None, str | None]
+"""(subject, data, headers, msg_id), as ``publish_many`` takes them: a record is stored as
+it is, and handed to consumers without an encode and a decode."""
+RECORD_BYTES = 96
+"""What a stored record counts toward ``max_bytes``: about its encoded size."""
 _COMPACT_AT = 4096
 _PURGED = ""
 """Subject of a purged slot; no filter matches it (see ``Matcher``)."""
+
+
+def size_of(data: Payload) -> int:
+    return len(data) if type(data) is bytes else RECORD_BYTES
 
 
 class MemoryTransport:
@@ -98,7 +106,7 @@ class MemoryTransport:
     async def publish(
         self,
         subject: str,
-        data: bytes,
+        data: Payload,
         headers: dict[str, str] | None = None,
         msg_id: str | None = None,
     ) -> int:
@@ -113,7 +121,7 @@ class MemoryTransport:
     def publish_nowait(
         self,
         subject: str,
-        data: bytes,
+        data: Payload,
         headers: dict[str, str] | None = None,
         msg_id: str | None = None,
     ) -> int:
@@ -128,13 +136,15 @@ class MemoryTransport:
                 return seen
         msgs = self._msgs
         seq = self._base + len(msgs)
-        stored = _Stored(seq, subject, bytes(data), dict(headers) if headers else {}, now)
+        if type(data) is not bytes and type(data) not in RECORD_CLASSES:
+            data = bytes(data)  # type: ignore[arg-type]  # a bytearray or memoryview
+        stored = _Stored(seq, subject, data, dict(headers) if headers else {}, now)
         msgs.append(stored)
         if msg_id is not None:
             self._dedup[msg_id] = seq
             self._dedup_order.append((now, (msg_id,)))
         if self._limited:
-            self._retain(now, len(stored.data))
+            self._retain(now, size_of(stored.data))
         if self._latest:
             views = self._routes.get(subject)
             for view in self._route(subject) if views is None else views:
@@ -181,8 +191,8 @@ class MemoryTransport:
                     seqs.append(seen)
                     continue
                 ids.append(msg_id)
-            if type(data) is not bytes:
-                data = bytes(data)
+            if type(data) is not bytes and type(data) not in RECORD_CLASSES:
+                data = bytes(data)  # type: ignore[arg-type]  # a bytearray or memoryview
             stored = _Stored(next_seq, subject, data, headers or {}, now)
             store(stored)
             seqs.append(next_seq)
@@ -196,7 +206,7 @@ class MemoryTransport:
         if ids:
             self._dedup_order.append((now, tuple(ids)))
         if self._limited and len(msgs) > first:
-            self._retain(now, sum(len(m.data) for m in msgs[first:]) if self._max_bytes > 0 else 0)
+            self._retain(now, sum(size_of(m.data) for m in msgs[first:]) if self._max_bytes > 0 else 0)
         if self._sleepers:
             subjects = {item[0] for item in items}
             woken = [s for s in self._sleepers if any(s.wants(subject) for subject in subjects)]
@@ -270,7 +280,7 @@ class MemoryTransport:
         head = self._head
         while head < len(msgs) - 1 and self._base + head < floor and msgs[head].ts < horizon:
             if self._max_bytes > 0:
-                self._bytes -= len(msgs[head].data)
+                self._bytes -= size_of(msgs[head].data)
             head += 1
         self._drop_before(head)
 
@@ -295,7 +305,7 @@ class MemoryTransport:
             if not (too_old or too_big):
                 break
             if self._max_bytes > 0:
-                self._bytes -= len(first.data)
+                self._bytes -= size_of(first.data)
             head += 1
         self._drop_before(head)
 
@@ -403,7 +413,7 @@ class MemoryTransport:
         for i in range(self._head, len(msgs)):
             stored = msgs[i]
             if stored.subject and matcher(stored.subject):
-                self._bytes -= len(stored.data) if self._max_bytes > 0 else 0
+                self._bytes -= size_of(stored.data) if self._max_bytes > 0 else 0
                 msgs[i] = _Stored(stored.seq, _PURGED, b"", {}, stored.ts)
                 removed += 1
         return removed

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ssmd.errors import TransportError
-from ssmd.middleware.transport.base import Iteration
+from ssmd.middleware.transport.base import Iteration, Payload
 from ssmd.middleware.transport.subjects import Matcher
 
 if TYPE_CHECKING:
@@ -26,12 +26,14 @@ if TYPE_CHECKING:
 class _Stored(msgspec.Struct, gc=False):
     """One stored message. A Struct is about three times cheaper to create than a slotted
     class; ``gc=False`` keeps the (possibly millions of) retained messages out of the
-    garbage collector's scans, which is safe because they hold only bytes, str, int and a
-    dict of str: nothing that can form a reference cycle."""
+    garbage collector's scans, which is safe because they hold only bytes, str, int, a
+    dict of str and records (frozen Structs of numbers, str and lists of level tuples):
+    nothing that can form a reference cycle."""
 
     seq: int
     subject: str
-    data: bytes
+    data: Payload
+    """Bytes, or the record itself (``MemoryTransport.publish_many``)."""
     headers: dict[str, str]
     ts: int
 
@@ -46,7 +48,7 @@ class MemoryMessage(msgspec.Struct, gc=False):
     """
 
     subject: str
-    data: bytes
+    data: Payload
     headers: dict[str, str]
     seq: int
     ts: int

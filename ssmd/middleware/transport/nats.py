@@ -23,10 +23,11 @@ from nats.js import api
 
 from ssmd import metrics
 from ssmd.clock import rfc3339
+from ssmd.codec import payload
 from ssmd.config.model import JetStreamConfig
-from ssmd.errors import TransportError
+from ssmd.errors import DataError, TransportError
 from ssmd.log import get_logger
-from ssmd.middleware.transport.base import Iteration, StartPosition
+from ssmd.middleware.transport.base import Iteration, Payload, StartPosition
 from ssmd.middleware.transport.subjects import check_filter, check_subject
 from ssmd.retry import backoff
 
@@ -36,8 +37,8 @@ _TRANSIENT = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.e
               nats.errors.OutboundBufferLimitError, nats.js.errors.ServiceUnavailableError, asyncio.TimeoutError,
               nats.js.errors.TooManyStalledMsgsError, ConnectionError, OSError)
 _FETCH_BATCH = 256
-Publish = tuple[str, bytes, "dict[str, str] | None", "str | None"]
-"""(subject, data, headers, msg_id) for ``publish_many``."""
+Publish = tuple[str, Payload, "dict[str, str] | None", "str | None"]
+"""(subject, data, headers, msg_id) for ``publish_many``; a record goes out Cap'n Proto encoded."""
 
 
 async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
@@ -68,6 +69,15 @@ async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
     held.append(nc)
     metrics.CIRCUIT_BREAKER_OPEN.labels("nats").set(0)
     return nc
+
+
+def _encoded(subject: str, data: Payload) -> bytes:
+    """The wire bytes of a record handed to ``publish_many``; one that cannot be encoded is
+    refused for good (a retry would fail the same way), naming its subject."""
+    try:
+        return payload(data)
+    except DataError as exc:
+        raise TransportError(f"{subject}: {exc}", retryable=False) from None
 
 
 def _ns_rfc3339(ns: int) -> str:
@@ -347,6 +357,8 @@ class NatsTransport:
         same ``msg_id`` through ``publish``, so it is stored once.
         """
         await self.connect()
+        items = [item if type(item[1]) is bytes else (item[0], _encoded(item[0], item[1]), *item[2:])
+                 for item in items]
         futures: list[asyncio.Future[Any] | None] = []
         for subject, data, headers, msg_id in items:
             hdrs = self._headers(subject, headers, msg_id)
@@ -367,8 +379,9 @@ class NatsTransport:
             seqs.append(await self.publish(*item))
         return seqs
 
-    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None,
+    async def publish(self, subject: str, data: Payload, headers: dict[str, str] | None = None,
                       msg_id: str | None = None) -> int:
+        data = data if type(data) is bytes else _encoded(subject, data)
         hdrs = self._headers(subject, headers, msg_id)
         deadline = time.monotonic() + self.publish_timeout
         waits = backoff(initial=0.05, maximum=1.0)

@@ -1,6 +1,6 @@
 """The history datasets ``candles`` and ``settlements``: records and column contract (pure).
 
-Same conventions as the normalized archive (``ssmd.archiver.columns``): times are
+Same conventions as the normalized archive (``ssmd.archive.columns``): times are
 microsecond ``TIMESTAMPTZ``, prices exact ``DECIMAL(18,4)`` dollars, sizes ``DECIMAL(18,2)``
 contracts, built from the scaled integers of ``ssmd.fixed`` without a float. Each dataset
 lives under ``{normalized bucket}/{env}/{feed}/v1/{type}/date=YYYY-MM-DD/`` like the others.
@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import msgspec
 import pyarrow as pa
 
-from ssmd.archiver.columns import PRICE, SIZE, TS, build_array
+from ssmd.archive.columns import PRICE, SIZE, TS, build_array
 
 
 class Candle(msgspec.Struct, frozen=True, kw_only=True):

@@ -5,10 +5,13 @@ Line format (the contract shared with fixtures and the simulator)::
     {"received_at": <ns>, "conn": "<id>", "channel": "<channel>", "type": "<msg type>",
      "sid": <int|null>, "seq": <int|null>, "frame": "<frame text exactly as received>"}
 
-A file is a concatenation of zstd frames, one per flush: an open file is rewritten whole
-(old frames + the new one) at each flush, so every flushed frame is durable and a file
-under its final name is always a complete, readable zstd stream. ``RawFile`` holds the
-compressed frames and the per-file statistics that go into the day's manifest.
+A file is a concatenation of zstd frames, one per flush. Where the storage appends (local
+files) a flush writes only its new frame at the file's committed size; an object store
+gets the open file rewritten whole (old frames + the new one), so ``RawFile`` keeps the
+compressed frames there, and only there. Every flushed frame is durable. A write cut short
+(a crash, a full disk) can leave a torn last frame on local storage: ``complete_length``
+finds the end of the last whole frame, and the next writer of that channel and day cuts
+the file back to it (the lines of a torn frame were never acked: they come again).
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ class RawLine(msgspec.Struct, gc=False):
     frame: str
 
 
+_MAX_HEADER = 18
+"""The longest zstd frame header: magic, descriptor, window, dictionary id, content size."""
+_RLE_BLOCK = 1
+"""Block type whose content is one byte, whatever its size field says."""
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(RawLine)
 
@@ -57,17 +64,50 @@ def decompress(data: bytes, name: str) -> bytes:
     """All frames of a ``.jsonl.zst`` file; a damaged or truncated file raises DataError."""
     dctx = zstandard.ZstdDecompressor()
     out: list[bytes] = []
-    rest = data
+    view = memoryview(data)
+    offset = 0
     try:
-        while rest:
+        while offset < len(data):
+            end = _frame_end(data, offset)  # frame by frame, never copying the rest of the file
             obj = dctx.decompressobj()
-            out.append(obj.decompress(rest))
+            out.append(obj.decompress(view[offset:] if end is None else view[offset:end]))
             if not obj.eof:
                 raise DataError(f"{name}: truncated zstd data (file ends inside a frame)")
-            rest = obj.unused_data
+            offset = len(data) - len(obj.unused_data) if end is None else end
     except zstandard.ZstdError as exc:
         raise DataError(f"{name}: corrupt zstd data ({exc})") from None
     return b"".join(out)
+
+
+def complete_length(data: bytes) -> int:
+    """Bytes of ``data`` that are whole zstd frames: ``len(data)`` for an intact file, less
+    when it ends inside a frame (a write cut short) or with bytes that are not a frame."""
+    offset = 0
+    while offset < len(data):
+        end = _frame_end(data, offset)
+        if end is None:
+            return offset
+        offset = end
+    return offset
+
+
+def _frame_end(data: bytes, offset: int) -> int | None:
+    """Where the zstd frame at ``offset`` ends, read from its frame and block headers alone
+    (RFC 8878); None when ``data`` ends inside it or holds no frame there."""
+    try:
+        pos = offset + zstandard.frame_header_size(data[offset:offset + _MAX_HEADER])
+    except zstandard.ZstdError:
+        return None
+    checksum = data[offset + 4] & 0x04
+    while True:
+        if pos + 3 > len(data):
+            return None
+        block = int.from_bytes(data[pos:pos + 3], "little")
+        pos += 3 + (1 if (block >> 1) & 3 == _RLE_BLOCK else block >> 3)
+        if block & 1:  # the frame's last block
+            break
+    end = pos + (4 if checksum else 0)
+    return end if end <= len(data) else None
 
 
 def iter_lines(text: bytes, name: str) -> Iterator[RawLine]:
@@ -141,15 +181,18 @@ class FileStats(msgspec.Struct, kw_only=True):
 
 
 class RawFile:
-    """One open raw file: committed zstd frames plus lines waiting for the next flush.
+    """One open raw file: lines waiting for the next flush, the zstd frame a write is
+    carrying, and (``keep_frames``, for storage that cannot append) the committed frames.
 
     A write covers the first ``n`` pending lines (those buffered when it began); lines that
     arrive while it is in flight wait for the next one.
     """
 
-    def __init__(self, name: str, channel: str, opened: float) -> None:
+    def __init__(self, name: str, channel: str, opened: float, *, keep_frames: bool = True) -> None:
         self.opened = opened
+        self.keep_frames = keep_frames
         self.frames: list[bytes] = []
+        """Committed frames, kept only with ``keep_frames`` (the whole file is rewritten)."""
         self.stats = FileStats(name=name, channel=channel)
         self.pending: list[RawLine] = []
         self._frame: tuple[int, bytes] | None = None
@@ -162,24 +205,27 @@ class RawFile:
     def add(self, line: RawLine) -> None:
         self.pending.append(line)
 
-    def _pending_frame(self, n: int) -> bytes:
+    def pending_frame(self, n: int | None = None) -> bytes:
+        """The zstd frame of the first ``n`` (default: all) pending lines: what an append writes."""
+        n = len(self.pending) if n is None else n
         if self._frame is None or self._frame[0] != n:
             self._frame = (n, compress(encode_lines(self.pending[:n])) if n else b"")
         return self._frame[1]
 
     def next_content(self, n: int | None = None) -> bytes:
         """The whole file as it is after the first ``n`` (default: all) pending lines are
-        flushed."""
-        frame = self._pending_frame(len(self.pending) if n is None else n)
-        return b"".join([*self.frames, frame])
+        flushed (what a rewrite writes; needs ``keep_frames``)."""
+        assert self.keep_frames, "the committed frames were not kept"
+        return b"".join([*self.frames, self.pending_frame(n)])
 
     def commit(self, n: int | None = None) -> int:
         """The first ``n`` (default: all) pending lines are durable: fold them into the file.
         Returns lines committed."""
         n = len(self.pending) if n is None else n
         if n:
-            frame = self._pending_frame(n)
-            self.frames.append(frame)
+            frame = self.pending_frame(n)
+            if self.keep_frames:
+                self.frames.append(frame)
             self.stats.bytes += len(frame)
             self.stats.add_lines(self.pending[:n])
             del self.pending[:n]

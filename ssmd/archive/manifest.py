@@ -16,7 +16,7 @@ from typing import Literal
 import msgspec
 
 from ssmd import __version__
-from ssmd.archiver.raw import FileStats
+from ssmd.archive.raw import FileStats
 from ssmd.clock import rfc3339
 from ssmd.status import GapInfo
 
@@ -57,7 +57,7 @@ class Manifest(msgspec.Struct, kw_only=True):
     problems: list[str] = []
     completeness: str = "complete"
     """complete (no gap) | healed (every gap healed) | degraded, set by ``verify_day``
-    (see ``ssmd.archiver.completeness``)."""
+    (see ``ssmd.archive.completeness``)."""
 
 
 _encoder = msgspec.json.Encoder()

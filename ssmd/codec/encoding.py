@@ -4,10 +4,10 @@
 Schemas come from ``exchanges/schemas/*.capnp`` and are loaded once, lazily.
 
 The hot path does not go through pycapnp's per-field setters: each record type is bound to
-its struct layout read from the compiled schema (``ssmd.capnp_layout``), from which one
-encoder and one decoder per type are generated (``ssmd.capnp_codegen``). They produce exactly
+its struct layout read from the compiled schema (``ssmd.codec.layout``), from which one
+encoder and one decoder per type are generated (``ssmd.codec.codegen``). They produce exactly
 the bytes pycapnp produces (tests compare them on many random records). pycapnp stays the
-reference implementation (``ssmd.capnp_reference``) and is used for what the fast path does
+reference implementation (``ssmd.codec.reference``) and is used for what the fast path does
 not cover: messages too big for one segment (very large snapshots), and bytes not in the
 canonical single-segment shape (other writers, other schema versions). Malformed bytes raise
 ``DataError`` with the reason.
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from ssmd.capnp_codegen import Malformed, Mismatch, compile_decoder, compile_encoder
-from ssmd.capnp_layout import Binding, UnsupportedLayout, layout_of
-from ssmd.capnp_reference import (
+from ssmd.codec.codegen import Malformed, Mismatch, compile_decoder, compile_encoder
+from ssmd.codec.layout import Binding, UnsupportedLayout, layout_of
+from ssmd.codec.reference import (
     BOOK_OPTIONAL,
     LIFECYCLE_OPTIONAL,
     REFERENCE_DECODERS,
@@ -112,7 +112,19 @@ def encode(record: Record) -> bytes:
         raise DataError(f"cannot encode {type(record).__name__} record: {_reason(exc)}") from exc
 
 
-def decode(record_type: str, data: bytes) -> Record:
+RECORD_CLASSES = frozenset({Trade, Ticker, OrderbookSnapshot, OrderbookDelta, Lifecycle})
+"""The record types themselves: what a message carries when it never left the process."""
+
+
+def decode(record_type: str, data: bytes | Record) -> Record:
+    """The record of a message: ``data`` decoded, or, when the message never left the
+    process (the memory bus carries the record itself), ``data`` unchanged."""
+    if type(data) in RECORD_CLASSES:
+        return data  # type: ignore[return-value]
+    return _decode_bytes(record_type, data)  # type: ignore[arg-type]
+
+
+def _decode_bytes(record_type: str, data: bytes) -> Record:
     fast = _DECODERS.get(record_type)
     if fast is None:
         _load()
@@ -130,6 +142,12 @@ def decode(record_type: str, data: bytes) -> Record:
         return reference_decode(record_type, data)
     except Exception as exc:
         raise DataError(f"cannot decode {record_type} record ({len(data)} bytes): {_reason(exc)}") from exc
+
+
+def payload(data: bytes | Record) -> bytes:
+    """The bytes of a message's data: a record is encoded, bytes are themselves (what a
+    transport that crosses a process boundary sends)."""
+    return data if type(data) is bytes else encode(data)  # type: ignore[arg-type]
 
 
 def fast_decoder(record_type: str) -> Callable[[bytes], Record] | None:

@@ -4,7 +4,7 @@
 section, a bit offset for Bool, or a pointer index for Text and lists of structs; group
 members and union variants included. A ``Binding`` maps a Python class onto a layout, and
 ``plan`` turns the pair into one ``struct.Struct`` for the message prefix (segment table, root
-pointer, data section, pointer section). ``ssmd.capnp_codegen`` generates codecs from these.
+pointer, data section, pointer section). ``ssmd.codec.codegen`` generates codecs from these.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ssmd.archiver import layout
-from ssmd.archiver.columns import ColumnBuffer
+from ssmd.archive import layout
+from ssmd.archive.columns import ColumnBuffer
 from ssmd.config.model import Environment
 from ssmd.errors import DataError
 from ssmd.records import Record

@@ -1,4 +1,4 @@
-"""Fast Cap'n Proto codecs generated from struct layouts (``ssmd.capnp_layout``).
+"""Fast Cap'n Proto codecs generated from struct layouts (``ssmd.codec.layout``).
 
 ``compile_encoder`` / ``compile_decoder`` generate, once per binding, a straight-line Python
 function around one precompiled ``struct.Struct`` that writes or reads the whole message
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from itertools import starmap
 from typing import Any
 
-from ssmd.capnp_layout import Binding, Entry, Layout, UnsupportedLayout, element_struct, plan
+from ssmd.codec.layout import Binding, Entry, Layout, UnsupportedLayout, element_struct, plan
 
 FIRST_SEGMENT_WORDS = 1024
 """pycapnp's first segment; a bigger message spills into more segments."""
