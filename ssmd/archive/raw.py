@@ -34,6 +34,7 @@ class RawLine(msgspec.Struct, gc=False):
     frame: str
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _MAX_HEADER = 18
 """The longest zstd frame header: magic, descriptor, window, dictionary id, content size."""
 _RLE_BLOCK = 1
@@ -62,21 +63,7 @@ def compress(data: bytes, level: int = 3) -> bytes:
 
 def decompress(data: bytes, name: str) -> bytes:
     """All frames of a ``.jsonl.zst`` file; a damaged or truncated file raises DataError."""
-    dctx = zstandard.ZstdDecompressor()
-    out: list[bytes] = []
-    view = memoryview(data)
-    offset = 0
-    try:
-        while offset < len(data):
-            end = _frame_end(data, offset)  # frame by frame, never copying the rest of the file
-            obj = dctx.decompressobj()
-            out.append(obj.decompress(view[offset:] if end is None else view[offset:end]))
-            if not obj.eof:
-                raise DataError(f"{name}: truncated zstd data (file ends inside a frame)")
-            offset = len(data) - len(obj.unused_data) if end is None else end
-    except zstandard.ZstdError as exc:
-        raise DataError(f"{name}: corrupt zstd data ({exc})") from None
-    return b"".join(out)
+    return b"".join(iter_frames(data, name))
 
 
 def complete_length(data: bytes) -> int:
@@ -89,6 +76,17 @@ def complete_length(data: bytes) -> int:
             return offset
         offset = end
     return offset
+
+
+def torn_tail(data: bytes) -> int | None:
+    """Where a torn last frame (a write cut short) begins: the bytes after the last whole
+    frame are the start of a zstd frame, nothing else. None when the file is whole, or
+    damaged in a way that cutting would not repair (then it must be kept as it is)."""
+    whole = complete_length(data)
+    tail = data[whole:]
+    if not tail or not (_ZSTD_MAGIC.startswith(tail[:4]) if len(tail) < 4 else tail.startswith(_ZSTD_MAGIC)):
+        return None
+    return whole
 
 
 def _frame_end(data: bytes, offset: int) -> int | None:
@@ -122,6 +120,32 @@ def iter_lines(text: bytes, name: str) -> Iterator[RawLine]:
             raise DataError(f"{name}: line {i}: not a raw archive JSON line") from None
 
 
+def iter_frames(data: bytes, name: str) -> Iterator[bytes]:
+    """The decompressed zstd frames of a ``.jsonl.zst`` file one at a time (memory bound to
+    one flush's lines); a damaged or truncated file raises DataError where it breaks."""
+    dctx = zstandard.ZstdDecompressor()
+    view = memoryview(data)
+    offset = 0
+    try:
+        while offset < len(data):
+            end = _frame_end(data, offset)
+            obj = dctx.decompressobj()
+            yield obj.decompress(view[offset:] if end is None else view[offset:end])
+            if not obj.eof:
+                raise DataError(f"{name}: truncated zstd data (file ends inside a frame)")
+            offset = len(data) - len(obj.unused_data) if end is None else end
+    except zstandard.ZstdError as exc:
+        raise DataError(f"{name}: corrupt zstd data ({exc})") from None
+
+
+def scan_stats(data: bytes, name: str, channel: str) -> FileStats:
+    """The manifest facts of a raw file, read frame by frame (never the whole file's lines)."""
+    stats = FileStats(name=name.rsplit("/", 1)[-1], channel=channel, bytes=len(data))
+    for text in iter_frames(data, name):
+        stats.add_lines(list(iter_lines(text, name)))
+    return stats
+
+
 def read_raw(data: bytes, name: str) -> list[RawLine]:
     """Decode a raw archive file (``.jsonl.zst`` or plain ``.jsonl``)."""
     text = decompress(data, name) if name.endswith(".zst") else data
@@ -142,6 +166,9 @@ class FileStats(msgspec.Struct, kw_only=True):
     """Frames by message type."""
     seq_ranges: dict[str, list[int]] = {}
     """sid → [first seq, last seq, frames with a seq]."""
+    unreadable: str | None = None
+    """Why the file could not be read back when the day was verified (then the other facts
+    are the last ones known); verified again each time until it reads."""
 
     def add(self, line: RawLine) -> None:
         self.add_lines([line])

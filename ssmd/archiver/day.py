@@ -12,6 +12,7 @@ are left in place and reported, never silently dropped.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from datetime import date as Date
 from pathlib import Path
@@ -24,7 +25,8 @@ import pyarrow.parquet as pq
 from ssmd.archive import duck, layout
 from ssmd.archive import manifest as mf
 from ssmd.archive.completeness import day_completeness
-from ssmd.archive.raw import FileStats, read_raw
+from ssmd.archive.raw import FileStats, scan_stats
+from ssmd.archiver.sinks import repair_tail
 from ssmd.calendar import day_bounds
 from ssmd.config.model import Environment
 from ssmd.errors import DataError, NotFoundError
@@ -90,6 +92,15 @@ async def read_footer(storage: Storage, path: str) -> pq.FileMetaData:
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
+async def _rescan(storage: Storage, path: str, channel: str) -> FileStats:
+    """Read a raw file the manifest does not describe (in a worker thread, frame by frame);
+    on appending storage a torn last frame is cut off first (its lines were never acked)."""
+    if storage.appends:
+        await repair_tail(storage, path)
+    data = await storage.get(path)
+    return await asyncio.to_thread(scan_stats, data, path, channel)
+
+
 async def verify_day(env: Environment, backends: Backends, date: str, *, now_ns: int | None = None) -> VerifyReport:
     import time
 
@@ -105,24 +116,26 @@ async def verify_day(env: Environment, backends: Backends, date: str, *, now_ns:
     except msgspec.DecodeError as exc:
         report.problems.append(f"{layout.manifest_path(env, date)}: unreadable manifest ({exc}); rebuilt")
         manifest = mf.new_manifest(env.feed, date, now)
-    listed = {f.name for f in manifest.files}
+    listed = {f.name: f for f in manifest.files}
     stored: list[FileStats] = []
     for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
         parsed = layout.parse_raw_name(info.path)
         if parsed is None:
             continue
         name = info.path.rsplit("/", 1)[-1]
-        stats = FileStats(name=name, channel=parsed[0], bytes=info.size)
+        old = listed.get(name)
+        if old is not None and old.bytes == info.size and old.unreadable is None:
+            stored.append(old)  # the manifest's facts are of exactly these bytes
+            continue
         try:
-            for line in read_raw(await storage.get(info.path), info.path):
-                stats.add(line)
+            stats = await _rescan(storage, info.path, parsed[0])
         except DataError as exc:
             report.problems.append(str(exc))
-            old = next((f for f in manifest.files if f.name == name), None)
-            stats = old or stats
+            known = old or FileStats(name=name, channel=parsed[0], bytes=info.size)
+            stats = msgspec.structs.replace(known, unreadable=str(exc))
         stored.append(stats)
     found = {s.name for s in stored}
-    for name in sorted(listed - found):
+    for name in sorted(set(listed) - found):
         report.problems.append(f"{layout.raw_day_prefix(env, date)}/{name}: listed in the manifest but missing")
     manifest.files = stored
     mf.summarize(manifest)

@@ -13,7 +13,7 @@ from ssmd import metrics
 from ssmd.archive import layout
 from ssmd.archive import manifest as mf
 from ssmd.archive.parquet import Batch
-from ssmd.archive.raw import RawFile, RawLine, complete_length, line_from_message
+from ssmd.archive.raw import RawFile, RawLine, line_from_message, torn_tail
 from ssmd.calendar import day_bounds
 from ssmd.config.model import Environment
 from ssmd.errors import NotFoundError
@@ -40,13 +40,15 @@ async def next_raw_number(storage: Storage, env: Environment, date: str, channel
 
 
 async def repair_tail(storage: Storage, path: str) -> int:
-    """Cut a raw file back to its last whole zstd frame; returns the bytes cut (0: whole)."""
+    """Cut a raw file's torn last frame (a write cut short) back to its last whole frame;
+    returns the bytes cut. A file damaged otherwise is left as it is (verify names it)."""
     data = await storage.get(path)
-    whole = complete_length(data)
-    if whole < len(data):
-        await storage.put(path, data[:whole])
-        log.warning("raw file ended inside a zstd frame (a write cut short): cut back to its last whole frame",
-                    path=path, bytes_cut=len(data) - whole)
+    whole = torn_tail(data)
+    if whole is None:
+        return 0
+    await storage.put(path, data[:whole])
+    log.warning("raw file ended inside a zstd frame (a write cut short): cut back to its last whole frame",
+                path=path, bytes_cut=len(data) - whole)
     return len(data) - whole
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pyarrow.parquet as pq
@@ -14,7 +15,7 @@ import zstandard
 
 from ssmd import metrics
 from ssmd.archive import manifest as mf
-from ssmd.archive.raw import read_raw
+from ssmd.archive.raw import compress, read_raw
 from ssmd.archiver import Archiver, compact_day, verify_day
 from ssmd.errors import StorageError
 from ssmd.records import Trade
@@ -279,3 +280,36 @@ async def test_a_copy_of_a_message_in_the_same_batch_is_not_acked_before_the_wri
     await archiver._consume("raw", _OneBatch([original, copy]))
     assert archiver.buffered == 1 and not original.acked and not copy.acked
     assert archiver.status().details["duplicates_skipped"] == 1
+
+
+class CountingStorage:
+    """Local storage that counts the raw files read back."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.raw_reads: list[str] = []
+
+    async def get(self, path: str) -> bytes:
+        if path.endswith(".jsonl.zst"):
+            self.raw_reads.append(path.rsplit("/", 1)[-1])
+        return bytes(await self.inner.get(path))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_verify_reads_back_only_raw_files_the_manifest_does_not_describe(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    backends = make_backends(env)
+    await archive(env, backends, sample_records(n=2))
+    counting = CountingStorage(backends.storage)
+    backends.storage = counting
+    first = await verify_day(env, backends, DAY)
+    assert first.status == "complete" and counting.raw_reads == []  # a day's worth of raw lines is not reread
+    (raw,) = tmp_path.rglob("trade-1.jsonl.zst")  # noqa: ASYNC240 - test inspection
+    whole = raw.read_bytes()
+    raw.write_bytes(whole + compress(b'{"cut": "short"}\n')[:6])  # an append cut short after the manifest
+    again = await verify_day(env, backends, DAY)
+    assert counting.raw_reads and set(counting.raw_reads) == {"trade-1.jsonl.zst"}
+    assert again.status == "complete" and again.raw_records == first.raw_records
+    assert raw.read_bytes() == whole  # the torn frame was cut off; the file reads whole again

@@ -10,7 +10,7 @@ from ssmd.archive import layout
 from ssmd.archive import manifest as mf
 from ssmd.archive.columns import ColumnBuffer
 from ssmd.archive.parquet import encode_parquet
-from ssmd.archive.raw import RawFile, RawLine, complete_length, compress, encode_lines, read_raw
+from ssmd.archive.raw import RawFile, RawLine, complete_length, compress, encode_lines, read_raw, torn_tail
 from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
 from ssmd.config.model import ArchiverConfig, Environment
 from ssmd.errors import DataError
@@ -133,6 +133,16 @@ def test_complete_length_finds_the_end_of_the_last_whole_frame() -> None:
         assert complete_length(data[:cut]) == max(e for e in ends if e <= cut), cut
     assert complete_length(b"not zstd at all") == 0
     assert complete_length(data + b"garbage") == len(data)
+
+
+def test_only_a_torn_last_frame_is_cut_never_a_damaged_file() -> None:
+    first, second = compress(b"x" * 1000), compress(b"y" * 5000)
+    assert torn_tail(first + second) is None  # whole
+    assert torn_tail(first + second[:5]) == len(first)  # the last append cut short
+    assert torn_tail(first + second[:2]) == len(first)  # even inside the magic number
+    assert torn_tail(second[:7]) == 0  # the first append of the file cut short
+    assert torn_tail(b"not zstd at all") is None  # damaged: kept for verify to name
+    assert torn_tail(first + b"junk") is None
 
 
 def test_an_appended_raw_file_keeps_no_frames_in_memory() -> None:
