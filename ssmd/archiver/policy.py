@@ -12,21 +12,24 @@ from ssmd.retry import backoff
 class FlushPolicy:
     """When a buffer must be written, and when an open raw file is closed."""
 
-    def __init__(self, config: ArchiverConfig) -> None:
+    def __init__(self, config: ArchiverConfig, *, appends: bool = True) -> None:
         self.interval = config.flush_interval_seconds
+        self.raw_interval = min(config.raw_flush_interval_seconds, self.interval) if appends else self.interval
+        """Raw lines are appended on their own, shorter timer where storage appends."""
         self.rows = config.flush_rows
         self.rotate_seconds = config.raw_rotate_seconds
         self.rotate_bytes = config.raw_rotate_bytes
 
-    def due(self, buffered: int, oldest: float | None, now: float) -> bool:
-        """A buffer of ``buffered`` rows whose oldest row arrived at ``oldest`` (monotonic s)."""
+    def due(self, buffered: int, oldest: float | None, now: float, *, raw: bool = False) -> bool:
+        """A buffer of ``buffered`` rows (raw lines with ``raw``) whose oldest row arrived at
+        ``oldest`` (monotonic s)."""
         if buffered <= 0 or oldest is None:
             return False
-        return buffered >= self.rows or now - oldest >= self.interval
+        return buffered >= self.rows or now - oldest >= (self.raw_interval if raw else self.interval)
 
-    def next_due(self, oldest: float | None) -> float | None:
+    def next_due(self, oldest: float | None, *, raw: bool = False) -> float | None:
         """Monotonic time at which a buffer with this oldest row becomes due."""
-        return None if oldest is None else oldest + self.interval
+        return None if oldest is None else oldest + (self.raw_interval if raw else self.interval)
 
     def rotate(self, file_bytes: int, opened: float, now: float) -> bool:
         return file_bytes >= self.rotate_bytes or now - opened >= self.rotate_seconds

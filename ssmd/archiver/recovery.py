@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from ssmd.archive import layout
 from ssmd.archive.parquet import META_LAST_SEQ
-from ssmd.archive.raw import read_raw
+from ssmd.archive.raw import complete_length, read_raw
 from ssmd.archiver.policy import Deduper
 from ssmd.config.model import Environment
 from ssmd.errors import DataError
@@ -51,17 +51,20 @@ async def watermark(env: Environment, storage: Storage, record_type: str, date: 
     return int(raw) if raw else 0
 
 
-async def raw_keys(env: Environment, storage: Storage, date: str) -> set[Hashable]:
-    """(conn, received_at) of every line in the newest raw file of each channel of the day."""
+async def raw_keys(env: Environment, storage: Storage, date: str,
+                   own: frozenset[str] = frozenset()) -> set[Hashable]:
+    """(conn, received_at) of every line in the newest raw file of each channel of the day
+    that an earlier run wrote (``own``: the names of the files this run created)."""
     keys: set[Hashable] = set()
     newest: dict[str, tuple[int, str]] = {}
     for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
         parsed = layout.parse_raw_name(info.path)
-        if parsed and parsed[1] > newest.get(parsed[0], (0, ""))[0]:
+        if parsed and info.path.rsplit("/", 1)[-1] not in own and parsed[1] > newest.get(parsed[0], (0, ""))[0]:
             newest[parsed[0]] = (parsed[1], info.path)
     for _, path in newest.values():
         try:
-            lines = read_raw(await storage.get(path), path)
+            data = await storage.get(path)
+            lines = read_raw(data[:complete_length(data)], path)  # a torn last frame was never acked
         except DataError as exc:
             log.warning("newest raw file unreadable", path=path, error=str(exc))
             continue
@@ -70,13 +73,13 @@ async def raw_keys(env: Environment, storage: Storage, date: str) -> set[Hashabl
 
 
 async def learn(env: Environment, storage: Storage, consumer: str, date: str, dedup: Deduper,
-                before_ns: int | None = None) -> bool:
+                before_ns: int | None = None, own_raw: frozenset[str] = frozenset()) -> bool:
     """Teach ``dedup`` what earlier runs wrote for (consumer, day); False if storage could
     not be read (then redeliveries are judged by this run's memory; compaction removes
     any leftover duplicate rows)."""
     try:
         if consumer == "raw":
-            dedup.known |= await raw_keys(env, storage, date)
+            dedup.known |= await raw_keys(env, storage, date, own_raw)
         else:
             dedup.watermark = max(dedup.watermark, await watermark(env, storage, consumer, date, before_ns))
     except Exception as exc:

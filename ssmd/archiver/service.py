@@ -52,7 +52,7 @@ class Archiver:
         self.backends = backends
         self.clock = clock
         self.ack_wait = ack_wait
-        self.policy = FlushPolicy(env.archiver)
+        self.policy = FlushPolicy(env.archiver, appends=backends.storage.appends)
         self._prefix = durable_prefix
         self._storage = backends.storage
         self._manifests = ManifestStore(env, self._storage)
@@ -227,8 +227,9 @@ class Archiver:
     async def _learn(self, consumer: str, msg: Any, dedup: Deduper) -> None:
         """Before judging a redelivery of day D, read what earlier runs wrote last for D."""
         date = self._day(int(msg.headers.get("received_at") or msg.ts))
-        if (consumer, date) not in self._learned and await recovery.learn(self.env, self._storage, consumer,
-                                                                          date, dedup, before_ns=self._started):
+        if (consumer, date) not in self._learned and await recovery.learn(
+                self.env, self._storage, consumer, date, dedup, before_ns=self._started,
+                own_raw=frozenset(self._raw.created)):
             self._learned.add((consumer, date))
 
     def _is_pending(self, consumer: str, seq: int) -> bool:
@@ -309,7 +310,7 @@ class Archiver:
         while not self._stopping.is_set():
             now = self.clock.monotonic()
             dues = [self.policy.next_due(b.oldest) for b in self._buffers.values()]
-            dues.append(self.policy.next_due(self._raw.oldest))
+            dues.append(self.policy.next_due(self._raw.oldest, raw=True))
             if self._manifests.dirty or self._batches or self._gaps:
                 dues.append(now + self.policy.interval)
             wait = min([d for d in dues if d is not None], default=now + self.policy.interval) - now
@@ -358,7 +359,7 @@ class Archiver:
         self._stage = "normalized"
         written = await write_batches(self._storage, self._batches, self._manifests, now_ns, self._ready)
         self._stage = "raw"
-        if self._raw.pending and (force or self.policy.due(self._raw.pending, self._raw.oldest, now)):
+        if self._raw.pending and (force or self.policy.due(self._raw.pending, self._raw.oldest, now, raw=True)):
             with metrics.ARCHIVER_FLUSH_SECONDS.labels("raw").time():
                 files, size, raw_acks = await self._raw.write(self._manifests, now_ns)
             metrics.ARCHIVER_FILES_WRITTEN.labels("raw").inc(files)

@@ -115,6 +115,8 @@ class RawSink:
         self.oldest_received: int | None = None
         self.pending = 0
         """Lines buffered in all files, not yet written."""
+        self.created: set[str] = set()
+        """Names of the raw files this sink opened (an earlier run's are the others)."""
 
     def add(self, line: RawLine, date: str, msg: Any, now: float) -> None:
         """Buffer one frame's line; ``msg`` is acked once its file is written."""
@@ -173,6 +175,7 @@ class RawSink:
                 if not raw.stats.name:
                     number = await next_raw_number(self.storage, self.env, date, channel)
                     raw.stats.name = layout.raw_file_path(self.env, date, channel, number).rsplit("/", 1)[-1]
+                    self.created.add(raw.stats.name)
                 path = f"{layout.raw_day_prefix(self.env, date)}/{raw.stats.name}"
                 if raw.keep_frames:  # storage that cannot append: the whole file again
                     content = raw.next_content(n)

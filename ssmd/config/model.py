@@ -156,7 +156,10 @@ class ConnectorConfig(_Strict):
     freeze_cap_seconds: float = 600.0
     """No channel is given more silence than this, however slow its usual rhythm."""
     freeze_min_observations: int = 10
-    """Moments of activity a channel must have shown (sampled every half second) before it is judged."""
+    """Moments of activity a channel must have shown before it is judged."""
+    freeze_sample_seconds: float = 0.5
+    """How often each channel's activity is sampled; the usual silence learnt is never below
+    it, so a channel's limit is at least ``freeze_factor`` samples."""
 
 
 class SimulatorConfig(_Strict):
@@ -192,8 +195,15 @@ class ArchiverConfig(_Strict):
     """Flush buffered records to Parquet at least this often."""
     flush_rows: int = 100_000
     """Flush when this many rows are buffered."""
+    raw_flush_interval_seconds: float = 0.25
+    """Append buffered raw frames at least this often (local storage; on object storage,
+    where each flush rewrites the open file, raw files follow ``flush_interval_seconds``).
+    The raw archive is the log of record: on the embedded bus a crash loses at most about
+    this much of it, as an append is one small zstd frame."""
     raw_rotate_seconds: float = 300.0
+    """Start a new raw file after this long."""
     raw_rotate_bytes: int = 64 * 1024 * 1024
+    """Start a new raw file once one holds this many compressed bytes."""
 
 
 class SecmasterConfig(_Strict):

@@ -313,3 +313,28 @@ async def test_verify_reads_back_only_raw_files_the_manifest_does_not_describe(t
     assert counting.raw_reads and set(counting.raw_reads) == {"trade-1.jsonl.zst"}
     assert again.status == "complete" and again.raw_records == first.raw_records
     assert raw.read_bytes() == whole  # the torn frame was cut off; the file reads whole again
+
+
+async def test_redeliveries_after_the_restarted_run_wrote_raw_files_are_still_recognised(tmp_path: Path) -> None:
+    env = make_env(tmp_path, flush_interval_seconds=3600)
+    backends = make_backends(env)
+    first, later = sample_records(n=3), sample_records(ticker="KXLATER", base=T0 + 20_000 * MS, n=2)
+    await publish(env, backends.transport, first)
+    crashed = Archiver(env, backends, ack_wait=1.5)
+    task = asyncio.create_task(crashed.run())
+    await until(lambda: consumed(crashed) == len(first) and crashed.status().counters.get("raw") == len(first))
+    await crashed._write(True, crashed.clock.monotonic())  # written to storage ...
+    crashed._ready.clear()  # ... but the process dies before acking
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+    restarted = Archiver(env, backends, ack_wait=1.5)
+    async with running(restarted):
+        await publish(env, backends.transport, later, start=100)  # new messages, before the redeliveries
+        await until(lambda: restarted.status().counters.get("raw", 0) >= len(later))
+        await restarted.flush()  # the restarted run's own raw file is now the newest
+        await until(lambda: restarted.status().details["duplicates_skipped"] >= 2 * len(first))
+        await restarted.flush()
+    frames = sorted(ln.frame.encode() for ln in _raw_lines(tmp_path))
+    assert frames == sorted(frame_for(r) for r in first + later)  # each frame once

@@ -196,6 +196,14 @@ def test_flush_policy_and_rotation() -> None:
     assert p.rotate(100, 0.0, 1.0) and p.rotate(1, 0.0, 60.0) and not p.rotate(99, 0.0, 59.0)
 
 
+def test_raw_lines_are_appended_on_their_own_shorter_timer_only_where_storage_appends() -> None:
+    config = ArchiverConfig(flush_interval_seconds=2.0, raw_flush_interval_seconds=0.25)
+    local, s3 = FlushPolicy(config, appends=True), FlushPolicy(config, appends=False)
+    assert local.due(1, 9.7, 10.0, raw=True) and not local.due(1, 9.7, 10.0)
+    assert local.next_due(8.0, raw=True) == 8.25 and local.next_due(8.0) == 10.0
+    assert not s3.due(1, 9.7, 10.0, raw=True) and s3.next_due(8.0, raw=True) == 10.0  # each flush rewrites the file
+
+
 def test_retry_gate_backs_off_then_resets() -> None:
     gate = RetryGate(initial=1.0, maximum=4.0)
     delay = gate.failed(10.0, "disk full")
