@@ -389,3 +389,10 @@ def normalize(msg: wire.Decoded, received_at_ns: int) -> list[Record] | Problem:
         return Problem(exc.error_type, str(exc))
     except (ValueError, TypeError, OverflowError) as exc:
         return Problem("bad_value", f"{type(msg).__name__}: {exc}")
+
+
+def normalize_frame(frame: bytes, received_at_ns: int) -> list[Record]:
+    """The records of one raw frame as the connector made them (none for a frame that
+    yields none or cannot be used): what rebuilding from the raw log replays."""
+    outcome = normalize(wire.decode(frame), received_at_ns)
+    return outcome if isinstance(outcome, list) else []

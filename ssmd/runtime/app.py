@@ -133,6 +133,11 @@ class Runtime:
             control = self.control
             self.supervisor.add("control", lambda: control, stage=STAGES["control"])
         await self.manager.store.current()
+        if self.mode == "up" and self.control is not None and "archiver" in self.names \
+                and env.transport.type == "memory":  # nothing of a crashed run survives but its files
+            from ssmd.runtime.crash import rebuild_after_crash
+
+            await rebuild_after_crash(env, self.backends, self.clock.now_ns())
         self.write_run_file()
 
     async def _load_cached_markets(self) -> None:

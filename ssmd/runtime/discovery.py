@@ -70,6 +70,16 @@ def read(env: Environment, component: str | None = None) -> RunInfo | None:
     return info if _alive(info.pid) else None
 
 
+def left_behind(env: Environment, component: str | None = None) -> RunInfo | None:
+    """The run file of a process that ended without stopping (it is still there, its pid
+    is gone): a crash, a kill -9 or a power cut. None otherwise."""
+    try:
+        info = msgspec.json.decode(run_file(env, component).read_bytes(), type=RunInfo)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return None if _alive(info.pid) else info
+
+
 def remove(env: Environment, component: str | None = None) -> None:
     path = run_file(env, component)
     with contextlib.suppress(OSError):

@@ -1,0 +1,110 @@
+"""Parquet rows rebuilt from the raw log after a crash on the embedded bus.
+
+On the embedded bus nothing outside the archiver's buffers survives the process. Raw
+frames are appended every ``raw_flush_interval_seconds``, records written to Parquet every
+``flush_interval_seconds``: a crash can leave frames in the raw log whose records never
+reached Parquet. Before the next run starts, ``rebuild`` normalizes those frames again (the
+raw log is the tickerplant log of kdb+: replayed, not trusted to a second copy) and writes
+their records as one part file per type and day, so a kill loses no more records than raw
+frames.
+
+Which frames: per record type and day, the records after the newest received_at already in
+Parquet (the newest part file's; the archiver writes a type's rows in receive order). Raw
+files are read from the newest back, only those holding a line after that point. Over
+NATS nothing is rebuilt: unacked messages are redelivered instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ssmd.archive import layout
+from ssmd.archive.columns import TS
+from ssmd.archive.parquet import Buffer
+from ssmd.archive.raw import complete_length, read_raw
+from ssmd.archiver.sinks import ManifestStore, write_batches
+from ssmd.calendar import DayPartitioner
+from ssmd.config.model import Environment
+from ssmd.errors import DataError
+from ssmd.log import get_logger
+from ssmd.records import RECORD_TYPES, Record
+
+if TYPE_CHECKING:
+    from ssmd.middleware.storage.base import Storage
+
+log = get_logger("archiver")
+Normalize = Callable[[bytes, int], list[Record]]
+"""A raw frame and its receive time -> its records ([] for one that yields none)."""
+CONSUMER = "rebuild"
+
+
+async def newest_received(storage: Storage, env: Environment, record_type: str, date: str) -> int | None:
+    """The highest received_at in the newest part file of (type, day), in µs (the column's
+    unit); None without one."""
+    parts = sorted(i.path for i in await storage.list(layout.partition_prefix(env, record_type, date) + "/")
+                   if i.path.rsplit("/", 1)[-1].startswith("part-"))
+    if not parts:
+        return None
+    table = pq.read_table(pa.BufferReader(await storage.get(parts[-1])), columns=["received_at"])
+    top = pc.max(table.column("received_at").cast(TS).cast(pa.int64())).as_py()
+    return int(top) if top is not None else None
+
+
+async def rebuild(env: Environment, storage: Storage, normalize: Normalize, dates: list[str],
+                  now_ns: int) -> dict[str, int]:
+    """Write the records of raw frames newer than Parquet holds, for each of ``dates``;
+    returns the records written by type."""
+    written: dict[str, int] = {}
+    day_of = DayPartitioner(env.schedule)
+    manifests = ManifestStore(env, storage)
+    for date in dates:
+        marks = {t: await newest_received(storage, env, t, date) for t in RECORD_TYPES}
+        floor = min((m * 1000 for m in marks.values() if m is not None), default=0)
+        buffers: dict[tuple[str, str], Buffer] = {}
+        for line_frame, received_at in await _raw_after(env, storage, date, floor):
+            for record in normalize(line_frame, received_at):
+                mark = marks.get(record.TYPE)
+                # Parquet keeps µs: a record in the newest row's µs is taken as written (frames
+                # of one read share a receive time, and a flush rarely splits them)
+                if mark is not None and record.received_at // 1000 <= mark:
+                    continue
+                key = (record.TYPE, day_of(record.received_at))
+                buffers.setdefault(key, Buffer(*key)).add_many([record], [], 0.0)
+                written[record.TYPE] = written.get(record.TYPE, 0) + 1
+        batches = [buf.seal(env, now_ns, k, CONSUMER) for k, buf in enumerate(buffers.values(), start=1)]
+        if batches:
+            await write_batches(storage, batches, manifests, now_ns, [])
+    await manifests.write_dirty(now_ns)
+    if written:
+        log.warning("records rebuilt from the raw log (the last run ended before writing them)", **written)
+    return written
+
+
+async def _raw_after(env: Environment, storage: Storage, date: str, floor: int) -> list[tuple[bytes, int]]:
+    """(frame, received_at) of the day's raw lines received after ``floor``, in receive order.
+    Files are read from the newest back and the scan stops at the first one that ends at
+    or before ``floor``."""
+    files: dict[str, list[tuple[int, str]]] = {}
+    for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
+        parsed = layout.parse_raw_name(info.path)
+        if parsed:
+            files.setdefault(parsed[0], []).append((parsed[1], info.path))
+    out: list[tuple[bytes, int]] = []
+    for numbered in files.values():
+        for _, path in sorted(numbered, reverse=True):
+            data = await storage.get(path)
+            try:
+                lines = read_raw(data[:complete_length(data)], path)
+            except DataError as exc:
+                log.warning("raw file unreadable; its frames are not rebuilt", path=path, error=str(exc))
+                continue
+            out.extend((line.frame.encode(), line.received_at) for line in lines if line.received_at > floor)
+            if not lines or lines[0].received_at <= floor:
+                break
+    out.sort(key=lambda item: item[1])
+    return out

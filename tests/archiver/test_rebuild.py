@@ -1,0 +1,84 @@
+"""Rebuilding Parquet from the raw log after a crash on the embedded bus."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+import pyarrow.parquet as pq
+
+from ssmd.archive import layout
+from ssmd.archive.raw import compress, encode_lines, iter_lines
+from ssmd.archiver.rebuild import rebuild
+from ssmd.calendar import DayPartitioner
+from ssmd.kalshi.normalize import normalize_frame
+from ssmd.middleware.storage.fsspec_store import FsspecStorage
+from ssmd.runtime import discovery
+from ssmd.runtime.crash import days_between
+from tests.archiver.helpers import make_env
+
+FRAMES = Path(__file__).resolve().parents[2] / "fixtures" / "kalshi" / "frames.jsonl"
+
+
+async def test_frames_only_in_the_raw_log_get_their_records_and_a_second_rebuild_adds_none(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    storage = FsspecStorage.local(str(tmp_path), attempts=1, fsync=False)
+    lines = list(iter_lines(FRAMES.read_bytes(), FRAMES.name))
+    date = DayPartitioner(env.schedule)(lines[0].received_at)
+    mine = [ln for ln in lines if DayPartitioner(env.schedule)(ln.received_at) == date]
+    by_channel: dict[str, list] = {}
+    for line in mine:
+        by_channel.setdefault(line.channel, []).append(line)
+    for channel, of_channel in by_channel.items():
+        await storage.put(layout.raw_file_path(env, date, channel, 1), compress(encode_lines(of_channel)))
+    expected = Counter(r.TYPE for ln in mine for r in normalize_frame(ln.frame.encode(), ln.received_at))
+    assert expected["trade"] > 0 and expected["orderbook"] > 0
+
+    written = await rebuild(env, storage, normalize_frame, [date], now_ns=mine[-1].received_at + 10**9)
+    assert written == dict(expected)
+    again = await rebuild(env, storage, normalize_frame, [date], now_ns=mine[-1].received_at + 2 * 10**9)
+    assert again == {}  # what Parquet holds is never written twice
+    parts = [p for p in tmp_path.rglob("*.parquet") if "trade" in str(p)]  # noqa: ASYNC240 - test inspection
+    trades = [r for p in parts for r in pq.read_table(p).to_pylist()]
+    want = [r.trade_id for ln in mine for r in normalize_frame(ln.frame.encode(), ln.received_at) if r.TYPE == "trade"]
+    assert sorted(t["trade_id"] for t in trades) == sorted(want)
+
+
+async def test_only_records_newer_than_parquet_holds_are_rebuilt(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    storage = FsspecStorage.local(str(tmp_path), attempts=1, fsync=False)
+    lines = [ln for ln in iter_lines(FRAMES.read_bytes(), FRAMES.name) if ln.type == "trade"]
+    date = DayPartitioner(env.schedule)(lines[0].received_at)
+    lines = [ln for ln in lines if DayPartitioner(env.schedule)(ln.received_at) == date]
+    half = len(lines) // 2
+    await storage.put(layout.raw_file_path(env, date, "trade", 1), compress(encode_lines(lines[:half])))
+    await rebuild(env, storage, normalize_frame, [date], now_ns=lines[half].received_at)  # Parquet: the first half
+    await storage.put(layout.raw_file_path(env, date, "trade", 2), compress(encode_lines(lines[half:])))
+    written = await rebuild(env, storage, normalize_frame, [date], now_ns=lines[-1].received_at + 10**9)
+    newer = [r for ln in lines[half:] for r in normalize_frame(ln.frame.encode(), ln.received_at)]
+    assert newer and written == {"trade": len(newer)}
+
+
+def test_a_run_file_left_by_a_dead_process_says_the_run_crashed(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    path = discovery.run_file(env)
+    path.parent.mkdir(parents=True)
+    dead = discovery.RunInfo(env=env.name, pid=2**22 + 12345, control_url="http://127.0.0.1:1", started_at=1)
+    path.write_bytes(msgspec.json.encode(dead))
+    assert discovery.left_behind(env) == dead
+    path.write_bytes(msgspec.json.encode(msgspec.structs.replace(dead, pid=os.getpid())))
+    assert discovery.left_behind(env) is None  # still running
+    path.unlink()
+    assert discovery.left_behind(env) is None  # stopped cleanly
+
+
+def test_the_days_to_rebuild_run_from_the_dead_run_start_to_now() -> None:
+    env = make_env(Path("/nonexistent"))
+    day, noon = 86_400 * 10**9, 1_784_808_000 * 10**9  # 2026-07-23 12:00 UTC
+    first = DayPartitioner(env.schedule)(noon)
+    assert days_between(env, noon, noon + 60 * 10**9) == [first]
+    three = days_between(env, noon, noon + 2 * day)
+    assert len(three) == 3 and three[0] == first and three == sorted(three)
+    assert len(days_between(env, noon, noon + 30 * day)) == 7
