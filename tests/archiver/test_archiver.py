@@ -91,16 +91,23 @@ async def test_queryable_within_flush_interval_without_explicit_flush(tmp_path: 
     assert len(_parquet_rows(tmp_path, "trade")) == 1
 
 
+async def _written_not_acked(env: Any, backends: Any, records: list[Any], ack_wait: float
+                             ) -> tuple[Archiver, asyncio.Task[None]]:
+    """An archiver that consumed and wrote ``records`` and dies before acking them."""
+    await publish(env, backends.transport, records)
+    crashed = Archiver(env, backends, ack_wait=ack_wait)
+    task = asyncio.create_task(crashed.run())
+    await until(lambda: consumed(crashed) == len(records) and crashed.status().counters.get("raw") == len(records))
+    await crashed._write(True, crashed.clock.monotonic())  # written to storage ...
+    crashed._ready.clear()  # ... but the process dies before acking
+    return crashed, task
+
+
 async def test_crash_before_ack_redelivers_without_loss_or_duplicates(tmp_path: Path) -> None:
     env = make_env(tmp_path, flush_interval_seconds=3600)
     backends = make_backends(env)
     first, second = sample_records(n=3), sample_records(ticker="KXOTHER", base=T0 + 10_000 * MS, n=2)
-    await publish(env, backends.transport, first)
-    crashed = Archiver(env, backends, ack_wait=0.3)
-    task = asyncio.create_task(crashed.run())
-    await until(lambda: consumed(crashed) == len(first) and crashed.status().counters.get("raw") == len(first))
-    await crashed._write(True, crashed.clock.monotonic())  # written to storage ...
-    crashed._ready.clear()  # ... but the process dies before acking
+    crashed, task = await _written_not_acked(env, backends, first, ack_wait=0.3)
     await publish(env, backends.transport, second, start=100)
     await until(lambda: consumed(crashed) == len(first) + len(second))  # consumed, never written
     task.cancel()  # hard stop: no final flush, no acks
@@ -319,12 +326,7 @@ async def test_redeliveries_after_the_restarted_run_wrote_raw_files_are_still_re
     env = make_env(tmp_path, flush_interval_seconds=3600)
     backends = make_backends(env)
     first, later = sample_records(n=3), sample_records(ticker="KXLATER", base=T0 + 20_000 * MS, n=2)
-    await publish(env, backends.transport, first)
-    crashed = Archiver(env, backends, ack_wait=1.5)
-    task = asyncio.create_task(crashed.run())
-    await until(lambda: consumed(crashed) == len(first) and crashed.status().counters.get("raw") == len(first))
-    await crashed._write(True, crashed.clock.monotonic())  # written to storage ...
-    crashed._ready.clear()  # ... but the process dies before acking
+    _, task = await _written_not_acked(env, backends, first, ack_wait=1.5)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
