@@ -122,14 +122,23 @@ def archived_rows(data: Path, seen: dict[Path, int]) -> int:
 
 
 def exact(data: Path, n: int, prefix: str) -> str:
-    """'' when the archive holds exactly the N trades sent, else what is wrong."""
+    """'' when the archive holds exactly the N trades sent (each once, with the exact price,
+    size and side ``trade_blobs`` gave it), else what is wrong."""
+    from decimal import Decimal
+
     import pyarrow.parquet as pq
 
-    ids: list[str] = []
+    rows: list[dict[str, Any]] = []
     for path in trade_parts(data):
-        ids += pq.read_table(path, columns=["trade_id"]).column("trade_id").to_pylist()
+        rows += pq.read_table(path, columns=["trade_id", "price", "size", "side"]).to_pylist()
+    ids = [r["trade_id"] for r in rows]
     if len(ids) != n or len(set(ids)) != n or set(ids) != {f"{prefix}-{i}" for i in range(n)}:
         return f"{len(ids)} rows, {len(set(ids))} distinct trade ids, {n} sent"
+    for r in rows:
+        i = int(r["trade_id"].rsplit("-", 1)[1])
+        want = (Decimal(100 + i % 9800) / 10_000, Decimal(100 + i % 5000) / 100, "yes" if i % 2 else "no")
+        if (r["price"], r["size"], r["side"]) != want:
+            return f"trade {r['trade_id']}: price, size, side {r['price']}, {r['size']}, {r['side']}, sent {want}"
     return ""
 
 
