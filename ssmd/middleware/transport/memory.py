@@ -125,36 +125,8 @@ class MemoryTransport:
         headers: dict[str, str] | None = None,
         msg_id: str | None = None,
     ) -> int:
-        """``publish`` without the coroutine: stores, wakes readers, returns the sequence."""
-        if subject not in self._valid:
-            self._check(subject)
-        now = self._now()
-        if msg_id is not None:
-            self._forget_ids(now)
-            seen = self._dedup.get(msg_id)
-            if seen is not None:
-                return seen
-        msgs = self._msgs
-        seq = self._base + len(msgs)
-        if type(data) is not bytes and type(data) not in RECORD_CLASSES:
-            data = bytes(data)  # type: ignore[arg-type]  # a bytearray or memoryview
-        stored = _Stored(seq, subject, data, dict(headers) if headers else {}, now)
-        msgs.append(stored)
-        if msg_id is not None:
-            self._dedup[msg_id] = seq
-            self._dedup_order.append((now, (msg_id,)))
-        if self._limited:
-            self._retain(now, size_of(stored.data))
-        if self._latest:
-            views = self._routes.get(subject)
-            for view in self._route(subject) if views is None else views:
-                view.queue.append(stored)
-        if self._sleepers:
-            woken = [s for s in self._sleepers if s.wants(subject)]
-            for sleeper in woken:
-                sleeper.wake()
-                self._sleepers.discard(sleeper)  # it registers again if it sleeps again
-        return seq
+        """``publish`` without the coroutine: a batch of one (the header dict is copied)."""
+        return self.publish_batch_nowait([(subject, data, dict(headers) if headers else None, msg_id)])[0]
 
     def publish_batch_nowait(self, items: Sequence[Publish]) -> list[int]:
         """Publish ``(subject, data, headers, msg_id)`` items in order; returns their sequences.
