@@ -123,6 +123,7 @@ def run(quick: bool = False) -> list[Result]:
 
 if __name__ == "__main__":  # python bench/bench_e2e_nats.py --profile DIR [N]: py-spy stacks of both processes
     from stages import table
+
     from tests.servers import NatsServer, require_binary
 
     folder, count = Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 30_000

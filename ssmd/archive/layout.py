@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import msgspec
+
 from ssmd.config.model import Environment
 
 SCHEMA_VERSION = "v1"
@@ -19,17 +21,31 @@ _RAW_NAME = re.compile(r"^(?P<channel>.+)-(?P<n>\d+)\.jsonl\.zst$")
 _DATE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
 
-def raw_day_prefix(env: Environment, date: str) -> str:
+class Layout(msgspec.Struct, frozen=True):
+    """What naming needs of an environment: its two buckets, its name and its feed."""
+
+    raw_bucket: str
+    normalized_bucket: str
+    env: str
+    feed: str
+
+    @classmethod
+    def of(cls, env: Environment) -> Layout:
+        buckets = env.storage.buckets
+        return cls(buckets.raw, buckets.normalized, env.name, env.feed)
+
+
+def raw_day_prefix(where: Layout, date: str) -> str:
     yyyy, mm, dd = date.split("-")
-    return f"{env.storage.buckets.raw}/{env.name}/{env.feed}/{yyyy}/{mm}/{dd}"
+    return f"{where.raw_bucket}/{where.env}/{where.feed}/{yyyy}/{mm}/{dd}"
 
 
-def raw_file_path(env: Environment, date: str, channel: str, n: int) -> str:
-    return f"{raw_day_prefix(env, date)}/{channel}-{n}.jsonl.zst"
+def raw_file_path(where: Layout, date: str, channel: str, n: int) -> str:
+    return f"{raw_day_prefix(where, date)}/{channel}-{n}.jsonl.zst"
 
 
-def manifest_path(env: Environment, date: str) -> str:
-    return f"{raw_day_prefix(env, date)}/manifest.json"
+def manifest_path(where: Layout, date: str) -> str:
+    return f"{raw_day_prefix(where, date)}/manifest.json"
 
 
 def parse_raw_name(name: str) -> tuple[str, int] | None:
@@ -38,20 +54,20 @@ def parse_raw_name(name: str) -> tuple[str, int] | None:
     return (m["channel"], int(m["n"])) if m else None
 
 
-def normalized_root(env: Environment) -> str:
-    return f"{env.storage.buckets.normalized}/{env.name}/{env.feed}/{SCHEMA_VERSION}"
+def normalized_root(where: Layout) -> str:
+    return f"{where.normalized_bucket}/{where.env}/{where.feed}/{SCHEMA_VERSION}"
 
 
-def type_prefix(env: Environment, record_type: str) -> str:
-    return f"{normalized_root(env)}/{record_type}"
+def type_prefix(where: Layout, record_type: str) -> str:
+    return f"{normalized_root(where)}/{record_type}"
 
 
-def partition_prefix(env: Environment, record_type: str, date: str) -> str:
-    return f"{type_prefix(env, record_type)}/date={date}"
+def partition_prefix(where: Layout, record_type: str, date: str) -> str:
+    return f"{type_prefix(where, record_type)}/date={date}"
 
 
-def part_path(env: Environment, record_type: str, date: str, flush_ns: int, k: int) -> str:
-    return f"{partition_prefix(env, record_type, date)}/part-{flush_ns:019d}-{k:04d}.parquet"
+def part_path(where: Layout, record_type: str, date: str, flush_ns: int, k: int) -> str:
+    return f"{partition_prefix(where, record_type, date)}/part-{flush_ns:019d}-{k:04d}.parquet"
 
 
 def flush_ns_of(name: str) -> int:
@@ -59,8 +75,8 @@ def flush_ns_of(name: str) -> int:
     return int(name.split("-", 2)[1])
 
 
-def compacted_path(env: Environment, record_type: str, date: str) -> str:
-    return f"{partition_prefix(env, record_type, date)}/{COMPACTED_NAME}"
+def compacted_path(where: Layout, record_type: str, date: str) -> str:
+    return f"{partition_prefix(where, record_type, date)}/{COMPACTED_NAME}"
 
 
 def date_of(path: str) -> str | None:
@@ -69,9 +85,9 @@ def date_of(path: str) -> str | None:
     return m.group(1) if m else None
 
 
-def type_of(env: Environment, path: str) -> str | None:
+def type_of(where: Layout, path: str) -> str | None:
     """The record type of a normalized path under this environment's root."""
-    root = normalized_root(env) + "/"
+    root = normalized_root(where) + "/"
     if not path.startswith(root):
         return None
     return path[len(root) :].split("/", 1)[0]

@@ -113,5 +113,5 @@ class Buffer:
             self.oldest_received = records[0].received_at
 
     def seal(self, env: Environment, flush_ns: int, k: int, consumer: str) -> Batch:
-        path = layout.part_path(env, self.type, self.date, flush_ns, k)
+        path = layout.part_path(layout.Layout.of(env), self.type, self.date, flush_ns, k)
         return Batch(self.type, self.date, path, self.columns.to_table(), self.acks, self.last_seq, consumer)

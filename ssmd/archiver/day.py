@@ -106,19 +106,20 @@ async def verify_day(env: Environment, backends: Backends, date: str, *, now_ns:
 
     from ssmd.archiver.service import ACTIVE
 
+    where = layout.Layout.of(env)
     storage = backends.storage
     now = now_ns if now_ns is not None else time.time_ns()
     report = VerifyReport(date=date, status="incomplete")
     try:
-        manifest = mf.decode(await storage.get(layout.manifest_path(env, date)))
+        manifest = mf.decode(await storage.get(layout.manifest_path(where, date)))
     except (NotFoundError, FileNotFoundError):
         manifest = mf.new_manifest(env.feed, date, now)
     except msgspec.DecodeError as exc:
-        report.problems.append(f"{layout.manifest_path(env, date)}: unreadable manifest ({exc}); rebuilt")
+        report.problems.append(f"{layout.manifest_path(where, date)}: unreadable manifest ({exc}); rebuilt")
         manifest = mf.new_manifest(env.feed, date, now)
     listed = {f.name: f for f in manifest.files}
     stored: list[FileStats] = []
-    for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
+    for info in await storage.list(layout.raw_day_prefix(where, date) + "/"):
         parsed = layout.parse_raw_name(info.path)
         if parsed is None:
             continue
@@ -136,13 +137,13 @@ async def verify_day(env: Environment, backends: Backends, date: str, *, now_ns:
         stored.append(stats)
     found = {s.name for s in stored}
     for name in sorted(set(listed) - found):
-        report.problems.append(f"{layout.raw_day_prefix(env, date)}/{name}: listed in the manifest but missing")
+        report.problems.append(f"{layout.raw_day_prefix(where, date)}/{name}: listed in the manifest but missing")
     manifest.files = stored
     mf.summarize(manifest)
     manifest.normalized = {}
     for record_type in RECORD_TYPES:
         rows = 0
-        for info in await storage.list(layout.partition_prefix(env, record_type, date) + "/"):
+        for info in await storage.list(layout.partition_prefix(where, record_type, date) + "/"):
             if not info.path.endswith(".parquet"):
                 continue
             try:
@@ -157,9 +158,9 @@ async def verify_day(env: Environment, backends: Backends, date: str, *, now_ns:
             kind.bytes += info.size
         if rows:
             report.normalized[record_type] = rows
-    here = storage.url(layout.manifest_path(env, date))
+    here = storage.url(layout.manifest_path(where, date))
     pending = sum(a.buffered_for(date) for a in list(ACTIVE)
-                  if a.running and a.backends.storage.url(layout.manifest_path(a.env, date)) == here)
+                  if a.running and a.backends.storage.url(layout.manifest_path(layout.Layout.of(a.env), date)) == here)
     if pending:
         report.problems.append(f"{pending} records of {date} are still buffered (not yet written)")
     start, end = day_bounds(env.schedule, Date.fromisoformat(date))
@@ -168,7 +169,7 @@ async def verify_day(env: Environment, backends: Backends, date: str, *, now_ns:
     manifest.status = "incomplete" if report.problems else "complete"
     manifest.problems = list(report.problems)
     manifest.verified_at = manifest.updated_at = mf.rfc3339(now)
-    await storage.put(layout.manifest_path(env, date), mf.encode(manifest))
+    await storage.put(layout.manifest_path(where, date), mf.encode(manifest))
     report.status = manifest.status
     report.raw_files = len(manifest.files)
     report.raw_records = manifest.record_count
@@ -180,11 +181,12 @@ async def verify_day(env: Environment, backends: Backends, date: str, *, now_ns:
 
 
 async def compact_day(env: Environment, backends: Backends, date: str) -> CompactReport:
+    where = layout.Layout.of(env)
     storage = backends.storage
     report = CompactReport(date=date)
     for record_type in RECORD_TYPES:
-        target = layout.compacted_path(env, record_type, date)
-        paths = [i.path for i in await storage.list(layout.partition_prefix(env, record_type, date) + "/")
+        target = layout.compacted_path(where, record_type, date)
+        paths = [i.path for i in await storage.list(layout.partition_prefix(where, record_type, date) + "/")
                  if i.path.endswith(".parquet")]
         if not paths or paths == [target]:
             continue

@@ -46,7 +46,8 @@ CONSUMER = "rebuild"
 async def newest_received(storage: Storage, env: Environment, record_type: str, date: str) -> int | None:
     """The highest received_at in the newest part file of (type, day), in µs (the column's
     unit); None without one."""
-    parts = sorted(i.path for i in await storage.list(layout.partition_prefix(env, record_type, date) + "/")
+    where = layout.Layout.of(env)
+    parts = sorted(i.path for i in await storage.list(layout.partition_prefix(where, record_type, date) + "/")
                    if i.path.rsplit("/", 1)[-1].startswith("part-"))
     if not parts:
         return None
@@ -89,8 +90,9 @@ async def _raw_after(env: Environment, storage: Storage, date: str, floor: int) 
     """(frame, received_at) of the day's raw lines received after ``floor``, in receive order.
     Files are read from the newest back and the scan stops at the first one that ends at
     or before ``floor``."""
+    where = layout.Layout.of(env)
     files: dict[str, list[tuple[int, str]]] = {}
-    for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
+    for info in await storage.list(layout.raw_day_prefix(where, date) + "/"):
         parsed = layout.parse_raw_name(info.path)
         if parsed:
             files.setdefault(parsed[0], []).append((parsed[1], info.path))

@@ -36,7 +36,8 @@ async def watermark(env: Environment, storage: Storage, record_type: str, date: 
     """Highest stream sequence in the newest part file of (type, day) flushed before
     ``before_ns`` (this run's start: its own files say nothing of what earlier runs left
     unacked, and redeliveries may come after it wrote newer messages); 0 if none."""
-    parts = [i.path for i in await storage.list(layout.partition_prefix(env, record_type, date) + "/")
+    where = layout.Layout.of(env)
+    parts = [i.path for i in await storage.list(layout.partition_prefix(where, record_type, date) + "/")
              if (name := i.path.rsplit("/", 1)[-1]).startswith("part-")
              and (before_ns is None or layout.flush_ns_of(name) < before_ns)]
     if not parts:
@@ -55,9 +56,10 @@ async def raw_keys(env: Environment, storage: Storage, date: str,
                    own: frozenset[str] = frozenset()) -> set[Hashable]:
     """(conn, received_at) of every line in the newest raw file of each channel of the day
     that an earlier run wrote (``own``: the names of the files this run created)."""
+    where = layout.Layout.of(env)
     keys: set[Hashable] = set()
     newest: dict[str, tuple[int, str]] = {}
-    for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
+    for info in await storage.list(layout.raw_day_prefix(where, date) + "/"):
         parsed = layout.parse_raw_name(info.path)
         if parsed and info.path.rsplit("/", 1)[-1] not in own and parsed[1] > newest.get(parsed[0], (0, ""))[0]:
             newest[parsed[0]] = (parsed[1], info.path)

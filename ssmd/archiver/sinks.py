@@ -29,8 +29,9 @@ async def next_raw_number(storage: Storage, env: Environment, date: str, channel
     """1 + the highest ``n`` of the day's existing ``{channel}-{n}`` files (1 if none). On
     appending storage, the highest file's torn last frame (a write cut short) is cut off
     first, so every file before the new one reads whole."""
+    where = layout.Layout.of(env)
     highest, newest = 0, ""
-    for info in await storage.list(layout.raw_day_prefix(env, date) + "/"):
+    for info in await storage.list(layout.raw_day_prefix(where, date) + "/"):
         parsed = layout.parse_raw_name(info.path)
         if parsed and parsed[0] == channel and parsed[1] > highest:
             highest, newest = parsed[1], info.path
@@ -57,6 +58,8 @@ class ManifestStore:
 
     def __init__(self, env: Environment, storage: Storage) -> None:
         self.env = env
+        self.where = layout.Layout.of(env)
+        """Where this environment's archive objects are named (``ssmd.archive.layout``)."""
         self.storage = storage
         self.days: dict[str, mf.Manifest] = {}
         self.dirty: set[str] = set()
@@ -67,7 +70,7 @@ class ManifestStore:
         if found is not None:
             return found
         try:
-            manifest = mf.decode(await self.storage.get(layout.manifest_path(self.env, date)))
+            manifest = mf.decode(await self.storage.get(layout.manifest_path(self.where, date)))
         except (NotFoundError, FileNotFoundError):
             manifest = mf.new_manifest(self.env.feed, date, now_ns)
         self.days[date] = manifest
@@ -90,7 +93,7 @@ class ManifestStore:
                 manifest, int(start.timestamp() * 1e9), int(end.timestamp() * 1e9), now_ns
             )
             manifest.updated_at = mf.rfc3339(now_ns)
-            await self.storage.put(layout.manifest_path(self.env, date), mf.encode(manifest))
+            await self.storage.put(layout.manifest_path(self.where, date), mf.encode(manifest))
             self.dirty.discard(date)
             done.extend(self.acks.pop(date, []))
         return done
@@ -107,6 +110,8 @@ class RawSink:
 
     def __init__(self, env: Environment, storage: Storage) -> None:
         self.env = env
+        self.where = layout.Layout.of(env)
+        """Where this environment's archive objects are named (``ssmd.archive.layout``)."""
         self.storage = storage
         self.files: dict[tuple[str, str], RawFile] = {}
         self.acks: list[Any] = []
@@ -174,9 +179,9 @@ class RawSink:
                 manifest = await manifests.get(date, now_ns)
                 if not raw.stats.name:
                     number = await next_raw_number(self.storage, self.env, date, channel)
-                    raw.stats.name = layout.raw_file_path(self.env, date, channel, number).rsplit("/", 1)[-1]
+                    raw.stats.name = layout.raw_file_path(self.where, date, channel, number).rsplit("/", 1)[-1]
                     self.created.add(raw.stats.name)
-                path = f"{layout.raw_day_prefix(self.env, date)}/{raw.stats.name}"
+                path = f"{layout.raw_day_prefix(self.where, date)}/{raw.stats.name}"
                 if raw.keep_frames:  # storage that cannot append: the whole file again
                     content = raw.next_content(n)
                     await self.storage.put(path, content)

@@ -44,7 +44,8 @@ _KEY_COLUMNS = {
 
 
 def file_path(env: Environment, record_type: str, date: str, ns: int, k: int) -> str:
-    return f"{layout.partition_prefix(env, record_type, date)}/rest-{ns:019d}-{k:04d}.parquet"
+    where = layout.Layout.of(env)
+    return f"{layout.partition_prefix(where, record_type, date)}/rest-{ns:019d}-{k:04d}.parquet"
 
 
 def _us(ns: int | None) -> int | None:
@@ -91,6 +92,8 @@ class Dedup:
 
     def __init__(self, env: Environment, storage: Storage, tickers: set[str]) -> None:
         self.env = env
+        self.where = layout.Layout.of(env)
+        """Where this environment's archive objects are named (``ssmd.archive.layout``)."""
         self.storage = storage
         self.tickers = tickers
         self._seen: dict[tuple[str, str], set[Hashable]] = {}
@@ -98,7 +101,7 @@ class Dedup:
 
     async def _load(self, record_type: str, date: str) -> set[Hashable]:
         keys: set[Hashable] = set()
-        prefix = layout.partition_prefix(self.env, record_type, date) + "/"
+        prefix = layout.partition_prefix(self.where, record_type, date) + "/"
         for info in await self.storage.list(prefix):
             if not info.path.endswith(".parquet"):
                 continue
@@ -146,6 +149,8 @@ class Writer:
     def __init__(self, env: Environment, storage: Storage, checkpoints: Checkpoints, *, now_ns: Callable[[], int],
                  flush_rows: int = 200_000, flush_seconds: float = 5.0) -> None:
         self.env = env
+        self.where = layout.Layout.of(env)
+        """Where this environment's archive objects are named (``ssmd.archive.layout``)."""
         self.storage = storage
         self.checkpoints = checkpoints
         self.now_ns = now_ns

@@ -86,6 +86,8 @@ class Catalog:
 
     def __init__(self, env: Environment, storage: Storage, con: Any, database: str) -> None:
         self.env = env
+        self.where = layout.Layout.of(env)
+        """Where this environment's archive objects are named (``ssmd.archive.layout``)."""
         self.storage = storage
         self.con = con
         self.database = database
@@ -157,13 +159,13 @@ class Catalog:
             return empty_relation(record_type)
         opts = "hive_partitioning = true, union_by_name = true"
         bad_dates = {str(d) for _, d, status in rows if status != "ok"}
-        root = self.storage.url(layout.type_prefix(self.env, record_type))
+        root = self.storage.url(layout.type_prefix(self.where, record_type))
         if not bad_dates:
             return f"read_parquet({duck.sql_literal(root + '/date=*/*.parquet')}, {opts})"
         globs: list[str] = []
         for date in sorted({str(d) for _, d, _ in rows}):
             if date not in bad_dates:
-                globs.append(self.storage.url(layout.partition_prefix(self.env, record_type, date)) + "/*.parquet")
+                globs.append(self.storage.url(layout.partition_prefix(self.where, record_type, date)) + "/*.parquet")
         globs += [self.storage.url(p) for p, d, status in rows if str(d) in bad_dates and status == "ok"]
         return f"read_parquet({duck.path_list(globs)}, {opts})"
 
@@ -194,7 +196,7 @@ class Catalog:
         if not any(status == "ok" for _, status in rows):
             return f"(SELECT * EXCLUDE (date) FROM {empty_relation(record_type)})"
         if all(status == "ok" for _, status in rows):
-            folder = self.storage.url(layout.partition_prefix(self.env, record_type, date))
+            folder = self.storage.url(layout.partition_prefix(self.where, record_type, date))
             files = duck.sql_literal(folder + "/*.parquet")
         else:
             files = duck.path_list([self.storage.url(p) for p, status in rows if status == "ok"])

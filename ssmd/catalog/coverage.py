@@ -54,12 +54,14 @@ class DayCoverage(msgspec.Struct, kw_only=True):
 
 
 def coverage_path(catalog: Catalog, date: str) -> str:
-    return f"{layout.raw_day_prefix(catalog.env, date)}/{COVERAGE_NAME}"
+    where = layout.Layout.of(catalog.env)
+    return f"{layout.raw_day_prefix(where, date)}/{COVERAGE_NAME}"
 
 
 async def read_manifest(catalog: Catalog, date: str) -> mf.Manifest:
+    where = layout.Layout.of(catalog.env)
     try:
-        return mf.decode(await catalog.storage.get(layout.manifest_path(catalog.env, date)))
+        return mf.decode(await catalog.storage.get(layout.manifest_path(where, date)))
     except (NotFoundError, FileNotFoundError):
         raise NotFoundError(f"no manifest for {date} in {catalog.env.name}: nothing was recorded that day") from None
 

@@ -93,7 +93,8 @@ def _text(value: Any) -> str:
 
 
 def _read_file_row(storage: Storage, env: Environment, path: str, size: int, modified: float | None) -> FileRow:
-    record_type = layout.type_of(env, path) or "?"
+    where = layout.Layout.of(env)
+    record_type = layout.type_of(where, path) or "?"
     date = layout.date_of(path)
     try:
         with storage.open_read(path) as fh:
@@ -108,10 +109,11 @@ def _read_file_row(storage: Storage, env: Environment, path: str, size: int, mod
 
 async def refresh(con: Any, env: Environment, storage: Storage) -> dict[str, int]:
     """Bring the index up to date. Returns counts: added, changed, removed, bad, days."""
+    where = layout.Layout.of(env)
     con.execute(FILES_DDL)
     con.execute(DAYS_DDL)
     known = {p: (s, m) for p, s, m in con.execute("SELECT path, size, modified FROM ssmd_files").fetchall()}
-    listed = [i for i in await storage.list(layout.normalized_root(env) + "/") if i.path.endswith(".parquet")]
+    listed = [i for i in await storage.list(layout.normalized_root(where) + "/") if i.path.endswith(".parquet")]
     seen = set()
     todo = []
     for info in listed:

@@ -23,8 +23,9 @@ def _wanted_type(line_type: str, types: list[str]) -> bool:
 
 async def raw_lines(env: Environment, storage: Storage, q: ReplayQuery) -> list[RawLine]:
     """Lines of the day mentioning the symbols, within the window, by receive time."""
+    where = layout.Layout.of(env)
     out: list[RawLine] = []
-    for info in await storage.list(layout.raw_day_prefix(env, q.date) + "/"):
+    for info in await storage.list(layout.raw_day_prefix(where, q.date) + "/"):
         if layout.parse_raw_name(info.path) is None:
             continue
         for line in read_raw(await storage.get(info.path), info.path):

@@ -40,10 +40,11 @@ async def archived_trade_ids(env: Environment, storage: Storage, tickers: Iterab
                              start_ns: int, end_ns: int, dates: Iterable[str]) -> set[str]:
     """Ids of trades of ``tickers`` (None: every market) with ``start_ns <= ts <= end_ns``
     in the archive's trade partitions of ``dates``."""
+    where = layout.Layout.of(env)
     wanted = frozenset(tickers) if tickers is not None else None
     out: set[str] = set()
     for date in dates:
-        for info in await storage.list(layout.partition_prefix(env, "trade", date)):
+        for info in await storage.list(layout.partition_prefix(where, "trade", date)):
             if info.path.endswith(".parquet"):
                 data = await storage.get(info.path)
                 try:

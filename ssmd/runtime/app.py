@@ -333,11 +333,11 @@ class Runtime:
             catalog.close()
 
     async def archive_manifest(self, date: str) -> dict[str, Any]:
-        from ssmd.archive.layout import manifest_path
+        from ssmd.archive.layout import Layout, manifest_path
         from ssmd.middleware.storage.base import ObjectNotFoundError
 
         try:
-            data = await self.backends.storage.get(manifest_path(self.env, date))
+            data = await self.backends.storage.get(manifest_path(Layout.of(self.env), date))
         except ObjectNotFoundError:
             raise NotFoundError(f"no manifest for {date} in {self.env.name}") from None
         value = msgspec.json.decode(data)

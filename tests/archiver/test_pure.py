@@ -94,11 +94,13 @@ def test_new_columns_source_derived_id_market_id_clock_and_ts_ns() -> None:
 
 def test_layout_paths() -> None:
     env = _env()
-    assert layout.raw_file_path(env, "2026-07-19", "trade", 3) == "ssmd-raw/e1/kalshi/2026/07/19/trade-3.jsonl.zst"
-    assert layout.manifest_path(env, "2026-07-19") == "ssmd-raw/e1/kalshi/2026/07/19/manifest.json"
-    part = layout.part_path(env, "trade", "2026-07-19", 12, 1)
+    where = layout.Layout.of(env)
+    assert where == layout.Layout("ssmd-raw", "ssmd-normalized", "e1", "kalshi")
+    assert layout.raw_file_path(where, "2026-07-19", "trade", 3) == "ssmd-raw/e1/kalshi/2026/07/19/trade-3.jsonl.zst"
+    assert layout.manifest_path(where, "2026-07-19") == "ssmd-raw/e1/kalshi/2026/07/19/manifest.json"
+    part = layout.part_path(where, "trade", "2026-07-19", 12, 1)
     assert part == "ssmd-normalized/e1/kalshi/v1/trade/date=2026-07-19/part-0000000000000000012-0001.parquet"
-    assert layout.date_of(part) == "2026-07-19" and layout.type_of(env, part) == "trade"
+    assert layout.date_of(part) == "2026-07-19" and layout.type_of(where, part) == "trade"
     assert layout.parse_raw_name("x/orderbook_delta-12.jsonl.zst") == ("orderbook_delta", 12)
     assert layout.parse_raw_name("x/manifest.json") is None
 

@@ -25,6 +25,7 @@ FRAMES = Path(__file__).resolve().parents[2] / "fixtures" / "kalshi" / "frames.j
 async def test_frames_only_in_the_raw_log_get_their_records_and_a_second_rebuild_adds_none(tmp_path: Path) -> None:
     env = make_env(tmp_path)
     storage = FsspecStorage.local(str(tmp_path), attempts=1, fsync=False)
+    where = layout.Layout.of(env)
     lines = list(iter_lines(FRAMES.read_bytes(), FRAMES.name))
     date = DayPartitioner(env.schedule)(lines[0].received_at)
     mine = [ln for ln in lines if DayPartitioner(env.schedule)(ln.received_at) == date]
@@ -32,7 +33,7 @@ async def test_frames_only_in_the_raw_log_get_their_records_and_a_second_rebuild
     for line in mine:
         by_channel.setdefault(line.channel, []).append(line)
     for channel, of_channel in by_channel.items():
-        await storage.put(layout.raw_file_path(env, date, channel, 1), compress(encode_lines(of_channel)))
+        await storage.put(layout.raw_file_path(where, date, channel, 1), compress(encode_lines(of_channel)))
     expected = Counter(r.TYPE for ln in mine for r in normalize_frame(ln.frame.encode(), ln.received_at))
     assert expected["trade"] > 0 and expected["orderbook"] > 0
 
@@ -49,13 +50,14 @@ async def test_frames_only_in_the_raw_log_get_their_records_and_a_second_rebuild
 async def test_only_records_newer_than_parquet_holds_are_rebuilt(tmp_path: Path) -> None:
     env = make_env(tmp_path)
     storage = FsspecStorage.local(str(tmp_path), attempts=1, fsync=False)
+    where = layout.Layout.of(env)
     lines = [ln for ln in iter_lines(FRAMES.read_bytes(), FRAMES.name) if ln.type == "trade"]
     date = DayPartitioner(env.schedule)(lines[0].received_at)
     lines = [ln for ln in lines if DayPartitioner(env.schedule)(ln.received_at) == date]
     half = len(lines) // 2
-    await storage.put(layout.raw_file_path(env, date, "trade", 1), compress(encode_lines(lines[:half])))
+    await storage.put(layout.raw_file_path(where, date, "trade", 1), compress(encode_lines(lines[:half])))
     await rebuild(env, storage, normalize_frame, [date], now_ns=lines[half].received_at)  # Parquet: the first half
-    await storage.put(layout.raw_file_path(env, date, "trade", 2), compress(encode_lines(lines[half:])))
+    await storage.put(layout.raw_file_path(where, date, "trade", 2), compress(encode_lines(lines[half:])))
     written = await rebuild(env, storage, normalize_frame, [date], now_ns=lines[-1].received_at + 10**9)
     newer = [r for ln in lines[half:] for r in normalize_frame(ln.frame.encode(), ln.received_at)]
     assert newer and written == {"trade": len(newer)}

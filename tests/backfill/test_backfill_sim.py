@@ -111,7 +111,7 @@ async def test_backfill_both_tiers_exactly_once(sim: Simulator, tmp_path: Path) 
         buf.extend([Trade(ts=t.created_ns, received_at=t.created_ns, ticker=t.ticker, trade_id=t.trade_id,
                           price=t.yes_price, size=t.count, side=t.taker_side, sid=1, seq=i)
                     for i, t in enumerate(ws) if day_partition(env.schedule, t.created_ns) == day])
-        await storage.put(layout.part_path(env, "trade", day, 1, 0), encode_parquet(buf.to_table()))
+        await storage.put(layout.part_path(layout.Layout.of(env), "trade", day, 1, 0), encode_parquet(buf.to_table()))
 
     code, summary = await _cli("data", "backfill", "--env", env_file, "--series", SERIES, "--from", start,
                                "--to", end, "--period", "1m,1h", "--json")

@@ -57,7 +57,7 @@ async def test_dedup_skips_what_the_live_feed_archived(tmp_path: Path) -> None:
     storage = FsspecStorage.local(tmp_path, attempts=1)
     buf = ColumnBuffer("trade")
     buf.extend([_trade(A, 1), _trade(A, 2), _trade(B, 3)])
-    await storage.put(layout.part_path(env, "trade", DAY, 1, 0), encode_parquet(buf.to_table()))
+    await storage.put(layout.part_path(layout.Layout.of(env), "trade", DAY, 1, 0), encode_parquet(buf.to_table()))
     dedup = Dedup(env, storage, {A})
     fresh, dups = await dedup.fresh("trade", DAY, [_trade(A, 1, "rest"), _trade(A, 4, "rest"), _trade(A, 4, "rest")])
     assert [t.trade_id for t in fresh] == [f"{A}-4"] and dups == 2
@@ -75,7 +75,7 @@ async def test_writer_writes_files_then_checkpoints(tmp_path: Path) -> None:
     writer.mark(cp, (T0, T0 + 10 * MS))
     assert not await storage.list(ck.root(env) + "/")  # nothing claimed before the flush
     await writer.flush()
-    files = await storage.list(layout.partition_prefix(env, "trade", DAY) + "/")
+    files = await storage.list(layout.partition_prefix(layout.Layout.of(env), "trade", DAY) + "/")
     assert len(files) == 1 and files[0].path.rsplit("/", 1)[-1].startswith("rest-")
     table = pq.read_table(storage.url(files[0].path))
     assert table.column("source").to_pylist() == ["rest", "rest"]
@@ -92,7 +92,7 @@ def test_checkpoint_paths_round_trip(tmp_path: Path) -> None:
     path = ck.path(env, "candles-1m", "historical", "KXBTCD-26JUL2317-T118999.99")
     assert path.startswith(ck.root(env) + "/candles-1m/historical/")
     assert ck.parse_path(env, path) == ("candles-1m", "historical", "KXBTCD-26JUL2317-T118999.99")
-    assert not path.startswith(layout.normalized_root(env))  # never indexed as archive data
+    assert not path.startswith(layout.normalized_root(layout.Layout.of(env)))  # never indexed as archive data
     cp = ck.Checkpoint(what="trades", ticker=A, tier="live")
     cp.add((10, 20), 1)
     cp.add((0, 10), 2)

@@ -94,12 +94,12 @@ async def test_end_drains_flushes_stops_then_completes(backends: Any) -> None:
 
 
 async def test_a_damaged_archive_fails_verify_unless_forced(backends: Any) -> None:
-    from ssmd.archive.layout import raw_day_prefix
+    from ssmd.archive.layout import Layout, raw_day_prefix
 
     fake = host()
     mgr = DayManager(backends.env, backends, host=fake, clock=ManualClock(), health_timeout=2.0)
     await mgr.start(DATE)
-    await backends.storage.put(f"{raw_day_prefix(backends.env, DATE)}/trade-1.jsonl.zst", b"not zstd")
+    await backends.storage.put(f"{raw_day_prefix(Layout.of(backends.env), DATE)}/trade-1.jsonl.zst", b"not zstd")
     day = await mgr.end()
     assert (day.state, day.step, day.phase) == (DayState.FAILED, "verify_archive", "end")
     assert "trade-1.jsonl.zst" in (day.error or "")

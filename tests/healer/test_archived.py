@@ -25,8 +25,8 @@ async def test_ids_of_the_markets_and_span_asked_for_and_unreadable_files_skippe
     buf = ColumnBuffer("trade")
     buf.extend([_trade("a-early", A, T0 - 10_000 * MS), _trade("a-in", A, T0), _trade("b-in", B, T0 + MS),
                 _trade("a-edge", A, T0 + 2000 * MS)])
-    await storage.put(layout.part_path(env, "trade", DAY, 1, 1), encode_parquet(buf.to_table()))
-    await storage.put(layout.part_path(env, "trade", DAY, 2, 1), b"not parquet")
+    await storage.put(layout.part_path(layout.Layout.of(env), "trade", DAY, 1, 1), encode_parquet(buf.to_table()))
+    await storage.put(layout.part_path(layout.Layout.of(env), "trade", DAY, 2, 1), b"not parquet")
     dates = dates_between(env, T0, T0 + 2000 * MS)
     assert dates == [DAY]
     assert await archived_trade_ids(env, storage, [A], T0, T0 + 2000 * MS, dates) == {"a-in", "a-edge"}

@@ -84,7 +84,7 @@ async def test_up_heals_an_outage_and_a_seq_hole_so_every_trade_is_archived_once
     sources = Counter(r["source"] for r in rows if r["trade_id"] in expected)
     assert sources["rest"] >= 4 and sources["ws"] > 80, sources
 
-    manifest = mf.decode(await backends.storage.get(layout.manifest_path(env, _day(runtime))))
+    manifest = mf.decode(await backends.storage.get(layout.manifest_path(layout.Layout.of(env), _day(runtime))))
     trade_gaps = [g for g in manifest.gaps if g.channel == "trade"]
     assert {g.kind for g in trade_gaps} == {"outage", "seq"}, trade_gaps
     assert all(g.healed is not None and g.healed.status == "healed" for g in trade_gaps), trade_gaps
