@@ -222,7 +222,7 @@ class Archiver:
     def _taken(self, consumer: str, n: int) -> None:
         if n:
             self._counters[consumer] = self._counters.get(consumer, 0) + n
-            self._nudge(consumer)
+            self._nudge(consumer, n)
 
     async def _learn(self, consumer: str, msg: Any, dedup: Deduper) -> None:
         """Before judging a redelivery of day D, read what earlier runs wrote last for D."""
@@ -296,13 +296,15 @@ class Archiver:
         metrics.DEAD_LETTERS.labels("archiver").inc()
         await msg.ack()
 
-    def _nudge(self, consumer: str) -> None:
-        """Wake the flusher when what ``consumer`` buffered has reached ``flush_rows``."""
+    def _nudge(self, consumer: str, added: int) -> None:
+        """Wake the flusher when what ``consumer`` buffered has reached ``flush_rows``, or
+        was empty before these ``added`` rows (its next due time is new: the flusher, asleep
+        since its last write, would otherwise wake up to a second late)."""
         if consumer == "raw":
             rows = self._raw.pending
         else:
             rows = max((len(b) for b in self._buffers.values() if b.type == consumer), default=0)
-        if rows >= self.policy.rows:
+        if rows >= self.policy.rows or rows <= added:
             self._wake.set()
 
     # ---- flushing --------------------------------------------------------------------

@@ -340,3 +340,15 @@ async def test_redeliveries_after_the_restarted_run_wrote_raw_files_are_still_re
         await restarted.flush()
     frames = sorted(ln.frame.encode() for ln in _raw_lines(tmp_path))
     assert frames == sorted(frame_for(r) for r in first + later)  # each frame once
+
+
+def test_the_first_line_into_an_empty_buffer_wakes_the_flusher(tmp_path: Path) -> None:
+    env = make_env(tmp_path, flush_interval_seconds=2.0, raw_flush_interval_seconds=0.25)
+    archiver = Archiver(env, make_backends(env))
+    archiver._raw.pending = 1
+    archiver._taken("raw", 1)  # a raw buffer that was empty: its due time (0.25 s) is new
+    assert archiver._wake.is_set()
+    archiver._wake.clear()
+    archiver._raw.pending = 5
+    archiver._taken("raw", 4)  # already due at its first line's time: nothing new
+    assert not archiver._wake.is_set()
