@@ -254,13 +254,29 @@ class Connection:
             sids = {sid: session.sid_channel.get(sid, key.channel) for sid, key in session.sid_key.items()}
             for channel in counts.moved(sids, session.tracker.last, pipeline.frames, session.control_frames,
                                         session.tracker.duplicates, session.skipped):
-                watch.seen(channel, now)
+                passed = watch.seen(channel, now)
+                if passed is not None:
+                    await self._silence(passed, now, interval)
             frozen = watch.frozen(now)
             if frozen:
                 self._freeze(frozen, now, interval)
                 break
         if ws.transport is not None:
             ws.transport.abort()
+
+    async def _silence(self, passed: Freeze, now: float, interval: float) -> None:
+        """A silence over the channel's limit that ended without a reconnect (its patience
+        was doubled after earlier freezes): recorded as a closed gap, so it is healed."""
+        clock_now = self.owner.clock.now_ns()
+        start = clock_now - int((now - passed.last_seen + interval) * 1e9)
+        markets: list[str] = []
+        for key, slot in self.owner.planner.subscriptions(self.index):
+            if key.channel == passed.channel:
+                markets.extend(slot or ())
+        await self.owner.gaps.record(GapInfo(
+            kind="outage", channel=passed.channel, start_ns=start, end_ns=clock_now, markets=markets,
+            cause=f"silent: no {passed.channel} data for {passed.silence:.1f} s (limit {passed.limit:.1f} s), "
+                  "then data again"))
 
     def _freeze(self, frozen: list[Freeze], now: float, interval: float) -> None:
         """Channels silent past their limit while the connection lives: replace it, and start
@@ -269,6 +285,7 @@ class Connection:
         clock_now = self.owner.clock.now_ns()
         self._frozen_since = {f.channel: clock_now - int((now - f.last_seen + interval) * 1e9) for f in frozen}
         self.last_freeze = first
+        self.watch.struck([f.channel for f in frozen])
         for f in frozen:
             self.freezes[f.channel] = self.freezes.get(f.channel, 0) + 1
             metrics.CONNECTOR_FREEZES.labels(self.owner.feed, f.channel).inc()

@@ -37,4 +37,4 @@ def freeze_policy(config: ConnectorConfig) -> FreezePolicy:
     """The freeze detection an environment's ``connector`` section asks for."""
     return FreezePolicy(enabled=config.freeze_detection, floor=config.freeze_floor_seconds,
                         factor=config.freeze_factor, cap=config.freeze_cap_seconds,
-                        min_observations=config.freeze_min_observations)
+                        min_observations=config.freeze_min_observations, interval=config.freeze_sample_seconds)

@@ -18,7 +18,12 @@ samples the frame counts of its subscriptions every ``interval`` seconds
 detection time of a freeze is therefore at most the threshold plus one interval.
 
 ``rearm`` (on a new connection) restarts every silence at "now" and keeps what was
-learnt, so a feed that is still frozen after the reconnect is caught again.
+learnt, so a feed that is still frozen after the reconnect is caught again. A channel that
+stays silent freeze after freeze (its markets closed, say) is given twice the patience
+each time (``struck``), up to ``2 ** max_strikes`` times its limit, until data comes again:
+no reconnect every few minutes for a channel that has simply gone quiet. A silence over
+the plain limit that this patience let pass is returned by ``seen`` when data resumes, so
+the connection records it as a gap (a freeze that outlived the reconnect is still healed).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class FreezePolicy:
     """Weight of the newest silence in the EWMA of the usual silence."""
     interval: float = 0.5
     """Seconds between samples of the channel counts."""
+    max_strikes: int = 6
+    """Consecutive freezes without data in between after which the limit stops doubling."""
     enabled: bool = True
     """Off: only the ping watchdog (``stale_after``) judges a connection."""
 
@@ -58,6 +65,8 @@ class _Channel:
     usual: float = 0.0
     """EWMA of the silences between two sightings, seconds."""
     observations: int = 0
+    strikes: int = 0
+    """Freezes in a row with no data seen since: each doubles the limit."""
     sightings: int = 0
     """Sightings since the last rearm (the silence before the first one is the subscribe
     latency, not the feed's rhythm: not learnt)."""
@@ -90,42 +99,57 @@ class FreezeWatch:
             else:
                 ch.seen, ch.sightings = now, 0
 
-    def seen(self, channel: str, now: float) -> None:
-        """Data was seen on ``channel`` since the previous sample."""
+    def seen(self, channel: str, now: float) -> Freeze | None:
+        """Data was seen on ``channel`` since the previous sample. Returns the silence that
+        just ended when it was over the channel's plain limit without being acted on (the
+        doubled patience of ``struck`` let it pass): a span that may have lost data."""
         ch = self.channels.get(channel)
         if ch is None:
             self.channels[channel] = _Channel(seen=now, sightings=1)
-            return
+            return None
         silence = now - ch.seen
+        plain = self._limit(ch, strikes=0) if ch.observations else None
+        passed = Freeze(channel, silence, plain, ch.usual, ch.seen) if plain is not None and silence > plain else None
         ch.seen = now
         ch.sightings += 1
+        ch.strikes = 0
         if ch.sightings == 1:
-            return  # the wait for the first frame of a new subscription is not the feed's rhythm
+            return passed  # the wait for the first frame of a new subscription is not the feed's rhythm
         if ch.observations == 0:
             ch.usual = silence
         else:
             ch.usual += self.policy.alpha * (silence - ch.usual)
         ch.observations += 1
+        return passed
 
     def frozen(self, now: float) -> list[Freeze]:
         """Channels whose silence is over their limit (the longest silence first)."""
-        policy = self.policy
         out: list[Freeze] = []
         for name, ch in self.channels.items():
             if ch.observations == 0:
                 continue
-            limit = policy.limit(ch.usual) if ch.observations >= policy.min_observations else policy.cap
+            limit = self._limit(ch)
             silence = now - ch.seen
             if silence > limit:
                 out.append(Freeze(name, silence, limit, ch.usual, ch.seen))
         out.sort(key=lambda f: -f.silence)
         return out
 
+    def struck(self, channels: list[str]) -> None:
+        """These channels were found frozen: until data comes, their limit doubles."""
+        for name in channels:
+            ch = self.channels.get(name)
+            if ch is not None:
+                ch.strikes = min(self.policy.max_strikes, ch.strikes + 1)
+
+    def _limit(self, ch: _Channel, strikes: int | None = None) -> float:
+        policy = self.policy
+        limit = policy.limit(ch.usual) if ch.observations >= policy.min_observations else policy.cap
+        return limit * (1 << (ch.strikes if strikes is None else strikes))
+
     def limits(self) -> dict[str, float]:
         """Each channel's current threshold, seconds (for the status)."""
-        policy = self.policy
-        return {name: round(policy.limit(ch.usual) if ch.observations >= policy.min_observations else policy.cap, 3)
-                for name, ch in self.channels.items() if ch.observations}
+        return {name: round(self._limit(ch), 3) for name, ch in self.channels.items() if ch.observations}
 
 
 class ChannelCounts:

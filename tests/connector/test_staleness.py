@@ -103,3 +103,31 @@ def test_counts_split_sequenced_and_unsequenced_frames() -> None:
         "ticker"}
     # nothing new
     assert counts.moved(sids, lambda s: last.get(s, 0), frames=23, control=3, duplicates=2, skipped=100) == set()
+
+
+def test_a_channel_silent_freeze_after_freeze_gets_twice_the_patience_until_data_comes() -> None:
+    watch = FreezeWatch(POLICY)
+    watch.rearm(["trade"], 0.0)
+    now = _feed(watch, "trade", 0.1, 50)
+    assert [f.limit for f in watch.frozen(now + 2.1)] == [2.0]
+    watch.struck(["trade"])
+    watch.rearm(["trade"], now + 2.2)  # reconnected; the channel stays quiet (its markets closed)
+    assert watch.frozen(now + 2.2 + 3.9) == []
+    assert [f.limit for f in watch.frozen(now + 2.2 + 4.1)] == [4.0]
+    watch.struck(["trade"])
+    assert watch.limits()["trade"] == 8.0
+    watch.seen("trade", now + 10)  # data again: back to the usual limit
+    assert watch.limits()["trade"] == 2.0
+
+
+def test_a_silence_the_doubled_patience_let_pass_is_returned_when_data_resumes() -> None:
+    watch = FreezeWatch(POLICY)
+    watch.rearm(["trade"], 0.0)
+    now = _feed(watch, "trade", 0.1, 50)
+    assert watch.seen("trade", now + 0.1) is None  # the usual rhythm
+    watch.struck(["trade"])
+    watch.rearm(["trade"], now + 1.0)  # reconnected after a freeze; still silent for 3 s (limit now 4 s)
+    assert watch.frozen(now + 4.0) == []
+    passed = watch.seen("trade", now + 4.0)
+    assert passed is not None and passed.channel == "trade" and passed.limit == 2.0
+    assert abs(passed.silence - 3.0) < 1e-9 and passed.last_seen == now + 1.0
