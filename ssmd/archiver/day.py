@@ -95,9 +95,7 @@ async def read_footer(storage: Storage, path: str) -> pq.FileMetaData:
 async def _rescan(storage: Storage, path: str, channel: str) -> FileStats:
     """Read a raw file the manifest does not describe (in a worker thread, frame by frame);
     on appending storage a torn last frame is cut off first (its lines were never acked)."""
-    if storage.appends:
-        await repair_tail(storage, path)
-    data = await storage.get(path)
+    data = await repair_tail(storage, path) if storage.appends else await storage.get(path)
     return await asyncio.to_thread(scan_stats, data, path, channel)
 
 

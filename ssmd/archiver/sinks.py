@@ -40,17 +40,18 @@ async def next_raw_number(storage: Storage, env: Environment, date: str, channel
     return highest + 1
 
 
-async def repair_tail(storage: Storage, path: str) -> int:
+async def repair_tail(storage: Storage, path: str) -> bytes:
     """Cut a raw file's torn last frame (a write cut short) back to its last whole frame;
-    returns the bytes cut. A file damaged otherwise is left as it is (verify names it)."""
+    returns the file's content as it now is. A file damaged otherwise is left as it is
+    (verify names it)."""
     data = await storage.get(path)
     whole = torn_tail(data)
     if whole is None:
-        return 0
+        return data
     await storage.put(path, data[:whole])
     log.warning("raw file ended inside a zstd frame (a write cut short): cut back to its last whole frame",
                 path=path, bytes_cut=len(data) - whole)
-    return len(data) - whole
+    return data[:whole]
 
 
 class ManifestStore:
