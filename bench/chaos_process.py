@@ -161,7 +161,7 @@ async def _kill_up(rate: float, before: float, after: int, flush: float | None) 
               f"({archived_at_kill:,} taken by the archiver at the kill); flush_interval_seconds {flush:g}"
               f"{' (default)' if default else ''}, raw appended every {raw_every:g} s; "
               f"{archive.parquet_files} Parquet + {archive.raw_files} raw files, {len(archive.temp_files)} temp files "
-              f"left; {gaps} gaps in the manifest after the restart (the lost records are not recorded as one); "
+              f"left; {gaps} gaps in the manifest after the restart (the window the kill lost, per channel); "
               f"after the restart {archive.count('k2')[0]:,} of {after:,} new trades archived, exit {code}")
     return [
         ChaosResult(f"kill -9 of ssmd up mid-burst: RPO of the raw archive (flush {flush:g} s"

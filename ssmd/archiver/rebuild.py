@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -56,18 +57,29 @@ async def newest_received(storage: Storage, env: Environment, record_type: str, 
     return int(top) if top is not None else None
 
 
+class Rebuilt(msgspec.Struct, kw_only=True):
+    records: dict[str, int] = {}
+    """Records written, by type."""
+    last_ns: int | None = None
+    """Receive time of the newest frame the archive holds (raw or Parquet): where what the
+    crash lost begins. None when the days hold nothing."""
+
+
 async def rebuild(env: Environment, storage: Storage, normalize: Normalize, dates: list[str],
-                  now_ns: int) -> dict[str, int]:
-    """Write the records of raw frames newer than Parquet holds, for each of ``dates``;
-    returns the records written by type."""
+                  now_ns: int) -> Rebuilt:
+    """Write the records of raw frames newer than Parquet holds, for each of ``dates``."""
     written: dict[str, int] = {}
+    last: list[int] = []
     day_of = DayPartitioner(env.schedule)
     manifests = ManifestStore(env, storage)
     for date in dates:
         marks = {t: await newest_received(storage, env, t, date) for t in RECORD_TYPES}
-        floor = min((m * 1000 for m in marks.values() if m is not None), default=0)
+        known = [m * 1000 for m in marks.values() if m is not None]
+        floor = min(known, default=0)
+        last.extend(known)
         buffers: dict[tuple[str, str], Buffer] = {}
         for line_frame, received_at in await _raw_after(env, storage, date, floor):
+            last.append(received_at)
             for record in normalize(line_frame, received_at):
                 mark = marks.get(record.TYPE)
                 # Parquet keeps µs: a record in the newest row's µs is taken as written (frames
@@ -83,7 +95,7 @@ async def rebuild(env: Environment, storage: Storage, normalize: Normalize, date
     await manifests.write_dirty(now_ns)
     if written:
         log.warning("records rebuilt from the raw log (the last run ended before writing them)", **written)
-    return written
+    return Rebuilt(records=written, last_ns=max(last, default=None))
 
 
 async def _raw_after(env: Environment, storage: Storage, date: str, floor: int) -> list[tuple[bytes, int]]:

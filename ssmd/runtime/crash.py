@@ -3,20 +3,25 @@
 ``ssmd up`` leaves its run file behind only when it did not stop (``discovery.left_behind``).
 Then, before the next run starts, the records of the raw frames newer than Parquet holds
 are normalized again and written (``ssmd.archiver.rebuild``), for each trading day from the
-dead run's start to now (at most ``MAX_DAYS``).
+dead run's start to now (at most ``MAX_DAYS``), and the window it lost (from the newest frame
+kept to now) is recorded as an outage gap per channel, so the healer fills its trades.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ssmd.archiver.rebuild import rebuild
+import msgspec
+
+from ssmd.archiver.rebuild import Rebuilt, rebuild
 from ssmd.calendar import DayPartitioner
 from ssmd.config.model import Environment
 from ssmd.kalshi.normalize import normalize_frame
 from ssmd.log import get_logger
 from ssmd.middleware.factory import Backends
 from ssmd.runtime import discovery
+from ssmd.status import GapInfo
+from ssmd.subjects import gaps_subject
 
 log = get_logger("runtime")
 MAX_DAYS = 7
@@ -31,12 +36,26 @@ def days_between(env: Environment, start_ns: int, end_ns: int) -> list[str]:
     return days[-MAX_DAYS:]
 
 
-async def rebuild_after_crash(env: Environment, backends: Backends, now_ns: int) -> dict[str, int] | None:
-    """Rows rebuilt by type if the last run of ``env`` crashed; None if it stopped."""
+def lost_window(env: Environment, pid: int, last_ns: int, now_ns: int) -> list[GapInfo]:
+    """One closed outage per subscribed channel, from the newest frame the archive holds to
+    now: what the crashed run received after it, and what nobody received since, is gone
+    (the healer fills the trades from REST)."""
+    cause = f"ssmd up (pid {pid}) ended without stopping; nothing after its last durable frame was kept"
+    return [GapInfo(kind="outage", channel=channel, start_ns=last_ns, end_ns=now_ns, cause=cause)
+            for channel in env.subscriptions.channels]
+
+
+async def rebuild_after_crash(env: Environment, backends: Backends, now_ns: int) -> Rebuilt | None:
+    """What was rebuilt, if the last run of ``env`` crashed (None if it stopped); the window
+    the crash lost is published as gaps, which the archiver records and the healer heals."""
     dead = discovery.left_behind(env)
     if dead is None:
         return None
     log.warning("the last run did not stop (its run file is left, pid gone): rebuilding from the raw log",
                 pid=dead.pid)
-    return await rebuild(env, backends.storage, normalize_frame, days_between(env, dead.started_at, now_ns),
-                         now_ns)
+    rebuilt = await rebuild(env, backends.storage, normalize_frame, days_between(env, dead.started_at, now_ns),
+                            now_ns)
+    if rebuilt.last_ns is not None:
+        for gap in lost_window(env, dead.pid, rebuilt.last_ns, now_ns):
+            await backends.transport.publish(gaps_subject(env.name, env.feed), msgspec.json.encode(gap))
+    return rebuilt

@@ -51,13 +51,19 @@ def write(env: Environment, info: RunInfo, component: str | None = None) -> Path
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process: a zombie (killed, never reaped, as under a
+    container without an init) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc: the signal's answer stands
+    return state not in ("Z", "X")
 
 
 def read(env: Environment, component: str | None = None) -> RunInfo | None:
