@@ -53,8 +53,13 @@ async def rebuild_after_crash(env: Environment, backends: Backends, now_ns: int)
         return None
     log.warning("the last run did not stop (its run file is left, pid gone): rebuilding from the raw log",
                 pid=dead.pid)
-    rebuilt = await rebuild(env, backends.storage, normalize_frame, days_between(env, dead.started_at, now_ns),
-                            now_ns)
+    try:
+        rebuilt = await rebuild(env, backends.storage, normalize_frame,
+                                days_between(env, dead.started_at, now_ns), now_ns)
+    except Exception as exc:  # the raw log keeps every frame: a failed rebuild never blocks the start
+        log.error("could not rebuild from the raw log; its frames stay in the raw archive",
+                  error=f"{type(exc).__name__}: {exc}")
+        return None
     if rebuilt.last_ns is not None:
         for gap in lost_window(env, dead.pid, rebuilt.last_ns, now_ns):
             await backends.transport.publish(gaps_subject(env.name, env.feed), msgspec.json.encode(gap))

@@ -117,3 +117,21 @@ def test_a_killed_process_never_reaped_counts_as_gone(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+async def test_a_rebuild_that_cannot_read_the_archive_never_blocks_the_start(tmp_path: Path) -> None:
+    from ssmd.archive.raw import compress as zstd
+    from ssmd.runtime.crash import rebuild_after_crash
+    from tests.archiver.helpers import make_backends
+
+    env = make_env(tmp_path)
+    backends = make_backends(env)
+    date = DayPartitioner(env.schedule)(10**18)
+    part = layout.part_path(layout.Layout.of(env), "trade", date, 1, 1)
+    await backends.storage.put(part, b"PAR1 not parquet at all")  # the newest part is damaged
+    await backends.storage.put(layout.raw_file_path(layout.Layout.of(env), date, "trade", 1), zstd(b""))
+    path = discovery.run_file(env)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(msgspec.json.encode(discovery.RunInfo(env=env.name, pid=2**22 + 999, control_url="x",
+                                                           started_at=10**18)))
+    assert await rebuild_after_crash(env, backends, now_ns=10**18 + 10**9) is None  # logged, not raised
