@@ -30,6 +30,7 @@ from ssmd.config.model import JetStreamConfig
 from ssmd.errors import DataError, TransportError
 from ssmd.log import get_logger
 from ssmd.middleware.transport.base import Iteration, Payload, StartPosition
+from ssmd.middleware.transport.nats_acks import Acks
 from ssmd.middleware.transport.nats_pull import FATAL, HEARTBEAT, STATUS, PullRequests, next_subject
 from ssmd.middleware.transport.subjects import check_filter, check_subject
 from ssmd.retry import backoff
@@ -39,7 +40,7 @@ _TRANSIENT = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.e
               nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
               nats.errors.OutboundBufferLimitError, nats.js.errors.ServiceUnavailableError, asyncio.TimeoutError,
               nats.js.errors.TooManyStalledMsgsError, ConnectionError, OSError)
-_FETCH_BATCH = 256
+_FETCH_BATCH = 1024
 _PULL_EXPIRES = 0.5
 """Seconds the server holds a pull request open: a lost one is asked again after this, and
 closing waits at most this for the open ones to end."""
@@ -131,7 +132,7 @@ class NatsMessage:
 
 
 class NatsSubscription(Iteration):
-    """A pull consumer whose pull requests stay in flight (``nats_pull``): messages land in
+    """A pull consumer whose pull request stays in flight (``nats_pull``): messages land in
     one buffer as the server sends them, and are handed out one or a batch at a time."""
 
     def __init__(self, owner: NatsTransport, psub: Any, stream: str, consumer: str, ephemeral: bool,
@@ -145,7 +146,9 @@ class NatsSubscription(Iteration):
         self.consumer = consumer
         self._ephemeral = ephemeral
         self._buffer: deque[Msg] = deque()
-        self._requests = PullRequests(_FETCH_BATCH, _PULL_EXPIRES)
+        self._requests = PullRequests(_FETCH_BATCH, _PULL_EXPIRES, in_flight=1)
+        """One request at a time, the next sent as soon as it is answered: with two open
+        requests the server may hand redeliveries to them out of stream order."""
         self._next_subject = next_subject(stream, consumer)
         self._inbox = ""
         self._inbox_sub: Any = None
@@ -319,6 +322,8 @@ class NatsTransport:
         self._js: Any = None
         self._valid: set[str] = set()
         self._subs: list[Any] = []
+        self._acks: Acks | None = None
+        """The publish acks' inbox, subscribed on first ``publish_many``."""
         self.on_retry: Callable[[str, BaseException], None] | None = None
         """Called before a publish is retried (subject, error); for logs and tests."""
 
@@ -331,6 +336,7 @@ class NatsTransport:
         for sub in list(self._subs):
             await sub.close()
         self._subs.clear()
+        self._acks = None
         if self._nc is not None:
             nc, self._nc = self._nc, None
             try:
@@ -398,33 +404,39 @@ class NatsTransport:
         return hdrs
 
     async def publish_many(self, items: Sequence[Publish]) -> list[int]:
-        """Publish a batch pipelined (``publish_async``), wait for every ack; returns the sequences.
+        """Publish a batch pipelined, wait for every ack; returns the sequences.
 
-        A message whose ack does not come (server restarting) is published again with the
-        same ``msg_id`` through ``publish``, so it is stored once.
+        Each message names its own reply subject; one subscription collects the acks
+        (``nats_acks``). A message whose good ack does not come (an error ack, or the server
+        restarting) is published again with the same ``msg_id`` through ``publish``, so it
+        is stored once.
         """
         await self.connect()
         items = [item if type(item[1]) is bytes else (item[0], _encoded(item[0], item[1]), *item[2:])
                  for item in items]
-        futures: list[asyncio.Future[Any] | None] = []
-        for subject, data, headers, msg_id in items:
-            hdrs = self._headers(subject, headers, msg_id)
-            try:
-                futures.append(await self._js.publish_async(subject, data, headers=hdrs or None))
-            except _TRANSIENT:
-                futures.append(None)
-        live = [f for f in futures if f is not None]
-        if live:
-            await asyncio.wait(live, timeout=self.request_timeout * 2)
-        seqs = []
-        for item, fut in zip(items, futures, strict=True):
-            if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
-                seqs.append(int(fut.result().seq))
-                continue
-            if fut is not None and not fut.done():
-                fut.cancel()
-            seqs.append(await self.publish(*item))
-        return seqs
+        acks = await self._acks_inbox()
+        bid, batch = acks.open(len(items))
+        publish = self._nc.publish
+        try:
+            for i, (subject, data, headers, msg_id) in enumerate(items):
+                hdrs = self._headers(subject, headers, msg_id)
+                try:
+                    await publish(subject, data, reply=acks.reply(bid, i), headers=hdrs or None)
+                except _TRANSIENT:
+                    batch.skipped(i)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(batch.done.wait(), self.request_timeout * 2)
+        finally:
+            acks.close(bid)
+        return [seq if seq is not None else await self.publish(*item)
+                for item, seq in zip(items, batch.seqs, strict=True)]
+
+    async def _acks_inbox(self) -> Acks:
+        if self._acks is None:
+            acks = Acks(self._nc.new_inbox())
+            await self._nc.subscribe(f"{acks.prefix}.>", cb=acks.on_ack)
+            self._acks = acks
+        return self._acks
 
     async def publish(self, subject: str, data: Payload, headers: dict[str, str] | None = None,
                       msg_id: str | None = None) -> int:
