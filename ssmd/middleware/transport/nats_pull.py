@@ -4,7 +4,8 @@ the consumer works instead of one request round trip per batch.
 nats-py's ``fetch`` sends one request, then waits for each message with its own timer
 (a task per message) and returns only when the batch is complete or the request is over.
 Here the messages of every request land in one deque through a subscription callback,
-and a new request goes out while the previous one is still being served. ``PullRequests``
+and the next request goes out as soon as the open one is answered (or, with
+``in_flight`` above 1, while it is still being served). ``PullRequests``
 is the bookkeeping (pure: time is passed in): what is asked and not yet delivered, which
 request a status message ends, and how much to ask for next.
 
