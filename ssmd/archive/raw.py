@@ -84,7 +84,7 @@ def torn_tail(data: bytes) -> int | None:
     damaged in a way that cutting would not repair (then it must be kept as it is)."""
     whole = complete_length(data)
     tail = data[whole:]
-    if not tail or not (_ZSTD_MAGIC.startswith(tail[:4]) if len(tail) < 4 else tail.startswith(_ZSTD_MAGIC)):
+    if not tail or not _ZSTD_MAGIC.startswith(tail[:4]):
         return None
     return whole
 
@@ -150,6 +150,12 @@ def read_raw(data: bytes, name: str) -> list[RawLine]:
     """Decode a raw archive file (``.jsonl.zst`` or plain ``.jsonl``)."""
     text = decompress(data, name) if name.endswith(".zst") else data
     return list(iter_lines(text, name))
+
+
+def read_durable(data: bytes, name: str) -> list[RawLine]:
+    """The lines of a ``.jsonl.zst`` file's whole frames: those a write made durable (a
+    torn last frame, never acked, is left out; a file damaged otherwise raises DataError)."""
+    return read_raw(data[:complete_length(data)], name)
 
 
 class FileStats(msgspec.Struct, kw_only=True):

@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 from ssmd.archive import layout
 from ssmd.archive.columns import TS
 from ssmd.archive.parquet import Buffer
-from ssmd.archive.raw import complete_length, read_raw
+from ssmd.archive.raw import read_durable
+from ssmd.archiver.recovery import newest_part
 from ssmd.archiver.sinks import ManifestStore, write_batches
 from ssmd.calendar import DayPartitioner
 from ssmd.config.model import Environment
@@ -47,12 +48,10 @@ CONSUMER = "rebuild"
 async def newest_received(storage: Storage, env: Environment, record_type: str, date: str) -> int | None:
     """The highest received_at in the newest part file of (type, day), in µs (the column's
     unit); None without one."""
-    where = layout.Layout.of(env)
-    parts = sorted(i.path for i in await storage.list(layout.partition_prefix(where, record_type, date) + "/")
-                   if i.path.rsplit("/", 1)[-1].startswith("part-"))
-    if not parts:
+    newest = await newest_part(env, storage, record_type, date)
+    if newest is None:
         return None
-    table = pq.read_table(pa.BufferReader(await storage.get(parts[-1])), columns=["received_at"])
+    table = pq.read_table(pa.BufferReader(await storage.get(newest)), columns=["received_at"])
     top = pc.max(table.column("received_at").cast(TS).cast(pa.int64())).as_py()
     return int(top) if top is not None else None
 
@@ -111,9 +110,8 @@ async def _raw_after(env: Environment, storage: Storage, date: str, floor: int) 
     out: list[tuple[bytes, int]] = []
     for numbered in files.values():
         for _, path in sorted(numbered, reverse=True):
-            data = await storage.get(path)
             try:
-                lines = read_raw(data[:complete_length(data)], path)
+                lines = read_durable(await storage.get(path), path)
             except DataError as exc:
                 log.warning("raw file unreadable; its frames are not rebuilt", path=path, error=str(exc))
                 continue

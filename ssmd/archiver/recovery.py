@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from ssmd.archive import layout
 from ssmd.archive.parquet import META_LAST_SEQ
-from ssmd.archive.raw import complete_length, read_raw
+from ssmd.archive.raw import read_durable
 from ssmd.archiver.policy import Deduper
 from ssmd.config.model import Environment
 from ssmd.errors import DataError
@@ -31,18 +31,24 @@ if TYPE_CHECKING:
 log = get_logger("archiver")
 
 
+async def newest_part(env: Environment, storage: Storage, record_type: str, date: str,
+                      before_ns: int | None = None) -> str | None:
+    """The newest part file of (type, day) (flushed before ``before_ns``, if given): part
+    names carry their flush time, so name order is write order."""
+    parts = [i.path for i in await storage.list(layout.partition_prefix(layout.Layout.of(env), record_type, date) + "/")
+             if (name := i.path.rsplit("/", 1)[-1]).startswith("part-")
+             and (before_ns is None or layout.flush_ns_of(name) < before_ns)]
+    return max(parts, default=None)
+
+
 async def watermark(env: Environment, storage: Storage, record_type: str, date: str,
                     before_ns: int | None = None) -> int:
     """Highest stream sequence in the newest part file of (type, day) flushed before
     ``before_ns`` (this run's start: its own files say nothing of what earlier runs left
     unacked, and redeliveries may come after it wrote newer messages); 0 if none."""
-    where = layout.Layout.of(env)
-    parts = [i.path for i in await storage.list(layout.partition_prefix(where, record_type, date) + "/")
-             if (name := i.path.rsplit("/", 1)[-1]).startswith("part-")
-             and (before_ns is None or layout.flush_ns_of(name) < before_ns)]
-    if not parts:
+    newest = await newest_part(env, storage, record_type, date, before_ns)
+    if newest is None:
         return 0
-    newest = max(parts)
     try:
         meta = pq.read_metadata(pa.BufferReader(await storage.get(newest)))
     except (OSError, pa.ArrowInvalid):
@@ -65,8 +71,7 @@ async def raw_keys(env: Environment, storage: Storage, date: str,
             newest[parsed[0]] = (parsed[1], info.path)
     for _, path in newest.values():
         try:
-            data = await storage.get(path)
-            lines = read_raw(data[:complete_length(data)], path)  # a torn last frame was never acked
+            lines = read_durable(await storage.get(path), path)
         except DataError as exc:
             log.warning("newest raw file unreadable", path=path, error=str(exc))
             continue
