@@ -176,9 +176,6 @@ class FileStats(msgspec.Struct, kw_only=True):
     """Why the file could not be read back when the day was verified (then the other facts
     are the last ones known); verified again each time until it reads."""
 
-    def add(self, line: RawLine) -> None:
-        self.add_lines([line])
-
     def add_lines(self, lines: list[RawLine]) -> None:
         if not lines:
             return

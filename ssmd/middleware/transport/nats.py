@@ -183,9 +183,12 @@ class NatsSubscription(Iteration):
             try:
                 await self._nc.publish(self._next_subject, msgspec.json.encode(
                     {"batch": n, "expires": int(_PULL_EXPIRES * 1e9)}), reply=self._inbox)
-            except BaseException:
+            except _TRANSIENT:
                 self._requests.lost()
                 raise
+            except Exception as exc:  # as the fetch it replaces: foreign errors end here
+                self._requests.lost()
+                raise TransportError(f"transport: pull from {self.consumer}: {exc}", retryable=False) from None
 
     async def next(self, timeout: float | None = None) -> NatsMessage:
         end = None if timeout is None else time.monotonic() + timeout
