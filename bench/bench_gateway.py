@@ -187,6 +187,16 @@ async def _client_main(mode: str, url: str, n: int, stalled: int) -> None:
           flush=True)
 
 
+async def report_round(leans: list[Any], samples: list[int]) -> None:
+    """A ``mark`` command: once every lean client saw the round's last trade, print the
+    round's latencies as one JSON line and start the next round."""
+    await asyncio.wait_for(asyncio.gather(*(lean.done.wait() for lean in leans)), 300)
+    print(json.dumps({"count": len(samples), "samples": _summary(samples)}), flush=True)
+    samples.clear()
+    for lean in leans:
+        lean.done.clear()
+
+
 async def _client_ab(host: str, port: int, path: str, n: int) -> None:
     """Commands on stdin, one per line: ``mark`` (wait for every client to see the
     ``end`` trade, print the latency summary since the last mark), ``stall`` (connect a
@@ -200,11 +210,7 @@ async def _client_ab(host: str, port: int, path: str, n: int) -> None:
     while True:
         command = (await asyncio.to_thread(sys.stdin.readline)).strip()
         if command == "mark":
-            await asyncio.wait_for(asyncio.gather(*(lean.done.wait() for lean in leans)), 300)
-            print(json.dumps({"count": len(samples), "samples": _summary(samples)}), flush=True)
-            samples.clear()
-            for lean in leans:
-                lean.done.clear()
+            await report_round(leans, samples)
         elif command == "stall":
             stalled.append(await _lean_client(host, port, "/v1/stream?symbols=*", None))
             print("ok", flush=True)

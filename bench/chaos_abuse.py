@@ -39,7 +39,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_gateway import TICKER, _Lean, _LeanProtocol, _summary
+from bench_gateway import TICKER, _Lean, _LeanProtocol, report_round
 from chaos_common import ChaosResult, Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,11 +234,7 @@ async def _client_main(url: str, good: int, abusers: int, kinds: tuple[str, ...]
     while True:
         command = (await asyncio.to_thread(sys.stdin.readline)).strip()
         if command == "mark":
-            await asyncio.wait_for(asyncio.gather(*(lean.done.wait() for lean in leans)), 300)
-            print(json.dumps({"count": len(samples), "samples": _summary(samples)}), flush=True)
-            samples.clear()
-            for lean in leans:
-                lean.done.clear()
+            await report_round(leans, samples)
         elif command == "abuse":
             abuse = Abuse(url)
             tasks = [asyncio.create_task(abuse.loop(kinds[i % len(kinds)])) for i in range(abusers)]
