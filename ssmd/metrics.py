@@ -79,6 +79,11 @@ GATEWAY_CLIENT_LAG = Histogram(
 GATEWAY_DISCONNECTS = Counter(
     "ssmd_gateway_disconnects_total", "Client disconnects, by reason.", ["reason"], registry=REGISTRY,
 )
+GATEWAY_REFUSED = Counter(
+    "ssmd_gateway_connections_refused_total",
+    "Connection attempts refused before the WebSocket opened, by reason (busy, auth, stopping).",
+    ["reason"], registry=REGISTRY,
+)
 
 # --- archiver (seed) ---
 ARCHIVER_BYTES_WRITTEN = Counter(

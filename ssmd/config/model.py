@@ -109,6 +109,12 @@ class GatewayConfig(_Strict):
     """Per-client buffer bound, in bytes."""
     drop_policy: Literal["drop_oldest", "drop_newest", "disconnect"] = "drop_oldest"
     """What to do when a realtime client's buffer is full."""
+    connect_rate: float = 500.0
+    """New connections admitted per second (a token bucket holding ``connect_burst``);
+    an attempt beyond it gets HTTP 503 with ``Retry-After`` before any WebSocket work, so a
+    reconnect storm cannot starve the connected clients' fan-out. 0 admits every attempt."""
+    connect_burst: int = 1000
+    """New connections admitted at once before ``connect_rate`` applies."""
 
 
 class MetricsConfig(_Strict):

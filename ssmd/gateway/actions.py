@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from ssmd.middleware.cache.base import Cache
 
 
-YIELD_EVERY = 256
-"""Symbol lookups between two turns of the event loop."""
+LOOKUP_BATCH = 1000
+"""Symbols asked of the secmaster cache in one round trip, between two turns of the event loop."""
 NAMED_UNKNOWN = 20
 """Unknown symbols named in the error; the rest are counted."""
 
@@ -42,25 +42,26 @@ class Actions:
         self.clock = clock
         self._known: set[str] = set()
 
-    async def known(self, symbol: str) -> bool:
-        if symbol == proto.WILDCARD or symbol in self.state.markets or symbol in self._known:
-            return True
-        try:
-            found = await self.cache.hget(self.markets_key, symbol) is not None
-        except Exception:
-            return False
-        if found:
-            self._known.add(symbol)
-        return found
-
     async def _split_known(self, symbols: list[str]) -> tuple[list[str], list[str]]:
+        """The known and the unknown among ``symbols`` (deduplicated, in order): those the
+        gateway has seen first, then the rest asked of the secmaster in batches."""
+        seen = self.state.markets
         ok: list[str] = []
-        unknown: list[str] = []
-        for i, s in enumerate(dict.fromkeys(symbols), 1):
-            (ok if await self.known(s) else unknown).append(s)
-            if i % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # thousands of lookups for one client must not stall everyone's fan-out
-        return ok, unknown
+        ask: list[str] = []
+        for s in dict.fromkeys(symbols):
+            (ok if s == proto.WILDCARD or s in seen or s in self._known else ask).append(s)
+        found: set[str] = set()
+        for i in range(0, len(ask), LOOKUP_BATCH):
+            batch = ask[i:i + LOOKUP_BATCH]
+            try:
+                values = await self.cache.hmget(self.markets_key, batch)
+            except Exception:
+                values = [None] * len(batch)  # the cache is down: only what the gateway saw is known
+            found.update(s for s, v in zip(batch, values, strict=True) if v is not None)
+            await asyncio.sleep(0)  # thousands of lookups for one client must not stall everyone's fan-out
+        self._known |= found
+        ok.extend(s for s in ask if s in found)
+        return ok, [s for s in ask if s not in found]
 
     async def subscribe(self, session: Session, symbols: list[str], request: proto.Request | None) -> None:
         ok, unknown = await self._split_known(symbols)

@@ -46,14 +46,20 @@ async def process_request(gw: Gateway, connection: Any, request: Request) -> Res
     key = request.headers.get("X-API-Key")
     if path == STREAM_PATH:
         if gw._state != "running":
+            metrics.GATEWAY_REFUSED.labels(reason="stopping").inc()
             return json_response(503, {"error": "gateway is not accepting connections"})
         if gw._auth and (key is not None or "Origin" not in request.headers) and not gw.check_key(key):
-            return json_response(401, {"error": "missing or invalid X-API-Key"})
+            return _unauthorized()
         return None
     if not gw.check_key(key):
-        return json_response(401, {"error": "missing or invalid X-API-Key"})
+        return _unauthorized()
     reply = await gw.rest.handle(request.path)
     return json_response(reply.status, reply.body)
+
+
+def _unauthorized() -> Response:
+    metrics.GATEWAY_REFUSED.labels(reason="auth").inc()
+    return json_response(401, {"error": "missing or invalid X-API-Key"})
 
 
 def _peer(ws: Any) -> str:

@@ -132,7 +132,7 @@ def symbol_problem(symbol: str) -> str | None:
         return "is empty"
     if len(symbol) > MAX_TICKER_LEN:
         return f"is longer than {MAX_TICKER_LEN} characters"
-    if symbol != WILDCARD and (not symbol.isprintable() or any(c.isspace() for c in symbol)):
+    if not symbol.isprintable() or " " in symbol:  # the only white space str.isprintable() allows
         return "holds white space or control characters"
     return None
 

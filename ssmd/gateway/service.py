@@ -24,6 +24,7 @@ from ssmd.errors import ConfigError, NotFoundError, SsmdError, TransportError
 from ssmd.gateway import endpoint
 from ssmd.gateway import protocol as proto
 from ssmd.gateway.actions import Actions
+from ssmd.gateway.admission import connection_class
 from ssmd.gateway.archive import Archive
 from ssmd.gateway.connection import ClientConnection
 from ssmd.gateway.replay import run_replay
@@ -112,7 +113,7 @@ class Gateway:
             self._server = await serve(
                 self._handle, cfg.host, cfg.port, process_request=self._process_request,
                 max_size=MAX_FRAME_BYTES, compression=None, ping_interval=20, ping_timeout=20, close_timeout=2,
-                logger=_ws_logger())
+                logger=_ws_logger(), create_connection=connection_class(cfg.connect_rate, cfg.connect_burst))
         except OSError as exc:
             raise SsmdError(f"gateway: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}") from None
         port = self._server.sockets[0].getsockname()[1]

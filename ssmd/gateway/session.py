@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from ssmd.gateway.bucket import TokenBucket
 from ssmd.gateway.buffer import ClientBuffer, Entry, Outcome
 from ssmd.gateway.protocol import DEFAULT_INTERVAL_MS, WILDCARD, Mode
 from ssmd.gateway.state import Update
@@ -28,19 +29,12 @@ class RateLimiter:
     """Token bucket over client actions; far over budget is abusive."""
 
     def __init__(self, rate: float = 20.0, burst: float = 50.0, abusive_after: int = 100) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
+        self.bucket = TokenBucket(rate, burst)
         self.strikes = 0
         self.abusive_after = abusive_after
-        self.last: float | None = None
 
     def allow(self, now: float) -> Literal["ok", "limited", "abusive"]:
-        if self.last is not None:
-            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.bucket.take(now):
             self.strikes = max(0, self.strikes - 1)
             return "ok"
         self.strikes += 1

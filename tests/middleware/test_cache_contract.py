@@ -76,6 +76,13 @@ async def test_hashes(kv: Any, env: str) -> None:
     await kv.hset(key, {"B": "3"})
     assert await kv.hget(key, "KXBTCD-26JUL2317-T118999.99") == '{"status":"active"}'
     assert await kv.hget(key, "nope") is None
+    many = [f"M{i}" for i in range(1200)]  # more than one SQLite IN list
+    await kv.hset(key, {m: str(i) for i, m in enumerate(many) if i % 3 == 0})
+    assert await kv.hmget(key, [*many, "B", "nope"]) == [
+        *(str(i) if i % 3 == 0 else None for i in range(1200)), "3", None]
+    assert await kv.hmget(f"{env}:missing", ["a", "b"]) == [None, None]
+    assert await kv.hmget(key, []) == []
+    await kv.hdel(key, *many)
     assert await kv.hgetall(key) == {"KXBTCD-26JUL2317-T118999.99": '{"status":"active"}', "B": "3"}
     assert await kv.hdel(key, "B", "nope") == 1
     assert await kv.hgetall(f"{env}:missing") == {}

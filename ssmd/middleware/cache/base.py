@@ -8,7 +8,7 @@ keep working (reads miss, writes are skipped) while it is down, and reports it.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 
@@ -26,6 +26,10 @@ class Cache(Protocol):
         ...
 
     async def hget(self, key: str, field: str) -> str | None: ...
+    async def hmget(self, key: str, fields: Sequence[str]) -> list[str | None]:
+        """Each field's value (None where absent), in the order asked: one round trip."""
+        ...
+
     async def hset(self, key: str, values: Mapping[str, str]) -> None: ...
     async def hgetall(self, key: str) -> dict[str, str]: ...
     async def hdel(self, key: str, *fields: str) -> int: ...

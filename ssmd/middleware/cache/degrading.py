@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 from ssmd.errors import CacheError
@@ -133,6 +133,9 @@ class DegradingCache:
 
     async def hget(self, key: str, field: str) -> str | None:
         return await self._call(lambda: self.inner.hget(key, field), None)
+
+    async def hmget(self, key: str, fields: Sequence[str]) -> list[str | None]:
+        return await self._call(lambda: self.inner.hmget(key, fields), [None] * len(fields))
 
     async def hset(self, key: str, values: Mapping[str, str]) -> None:
         await self._call(lambda: self.inner.hset(key, values), None)

@@ -13,7 +13,7 @@ import builtins
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +30,8 @@ CREATE INDEX IF NOT EXISTS zsets_by_score ON zsets (key, score);
 """
 _TABLES = ("strings", "hashes", "sets", "zsets")
 _TOP = chr(0x10FFFF)
+_IN_CHUNK = 500
+"""Fields per ``IN (...)`` list: under SQLite's bound-parameter limit on any build."""
 Conn = sqlite3.Connection
 
 
@@ -186,6 +188,20 @@ class LocalCache:
                 return None
             row = db.execute("SELECT value FROM hashes WHERE key = ? AND field = ?", (key, field)).fetchone()
             return None if row is None else str(row[0])
+
+        return await self._call(False, op)
+
+    async def hmget(self, key: str, fields: Sequence[str]) -> list[str | None]:
+        def op(db: Conn, now: float) -> list[str | None]:
+            if not fields or not _expect(db, key, "hash", now):
+                return [None] * len(fields)
+            found: dict[str, str] = {}
+            for i in range(0, len(fields), _IN_CHUNK):
+                chunk = list(fields[i:i + _IN_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                found.update((str(f), str(v)) for f, v in db.execute(
+                    f"SELECT field, value FROM hashes WHERE key = ? AND field IN ({marks})", (key, *chunk)))
+            return [found.get(f) for f in fields]
 
         return await self._call(False, op)
 

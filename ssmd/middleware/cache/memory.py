@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ssmd.errors import CacheError
@@ -80,6 +80,10 @@ class MemoryCache:
     async def hget(self, key: str, field: str) -> str | None:
         h = self._typed(key, dict, False)
         return None if h is None else h.get(field)
+
+    async def hmget(self, key: str, fields: Sequence[str]) -> list[str | None]:
+        h = self._typed(key, dict, False) or {}
+        return [h.get(f) for f in fields]
 
     async def hset(self, key: str, values: Mapping[str, str]) -> None:
         if values:

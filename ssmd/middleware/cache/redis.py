@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -79,6 +79,9 @@ class RedisCache:
 
     async def hget(self, key: str, field: str) -> str | None:
         return await self._do(self._client().hget(key, field))
+
+    async def hmget(self, key: str, fields: Sequence[str]) -> list[str | None]:
+        return list(await self._do(self._client().hmget(key, list(fields)))) if fields else []
 
     async def hset(self, key: str, values: Mapping[str, str]) -> None:
         if values:
