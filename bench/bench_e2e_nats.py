@@ -70,7 +70,10 @@ async def _over_nats(url: str, n: int, timeout: float = 300, profile: Path | Non
             connector: asyncio.subprocess.Process | None = None
             try:
                 connector = await _spawn("connector", envfile, data, folder / "connector.log")
-                sub = await wait(ex.subscribers.get(), connector, 60, "the connector's trade subscription")
+                try:
+                    sub = await wait(ex.subscribers.get(), connector, 60, "the connector's trade subscription")
+                except RuntimeError as exc:
+                    raise RuntimeError(f"{exc}: {(folder / 'connector.log').read_text()[-2000:]}") from None
                 spies = [] if profile is None else [await _spy(connector.pid, profile / "connector.txt"),
                                                     await _spy(archiver.pid, profile / "archiver.txt")]
                 cpu0 = cpu_seconds(connector.pid) + cpu_seconds(archiver.pid)

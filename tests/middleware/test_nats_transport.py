@@ -55,3 +55,31 @@ async def test_count_of_a_missing_stream_is_zero(nats_server: Any) -> None:
     with pytest.raises(TransportError, match="does not exist"):
         await bus.stream_info()
     await bus.close()
+
+
+async def test_headers_travel_in_one_nats_header_and_messages_written_one_header_per_field_still_read(
+        nats_server: Any) -> None:
+    import nats
+
+    from ssmd.middleware.transport.nats import HEADERS
+
+    env = f"h{uuid.uuid4().hex[:8]}"
+    bus = NatsTransport(nats_server.url, env, JetStreamConfig(stream=f"ssmd-{env}"))
+    await bus.ensure_stream()
+    odd = {"received_at": "17", "conn": "c1", "error": 'a "quoted"\r\nline: ünïcode'}
+    nc = await nats.connect(nats_server.url)
+    wire = await nc.subscribe(f"{env}.kalshi.raw.trade")
+    await nc.flush()  # the server knows the subscription before the publish
+    await bus.publish(f"{env}.kalshi.raw.trade", b"new", odd, msg_id="m1")
+    seen = await wire.next_msg(timeout=5)
+    assert set(seen.headers or {}) == {HEADERS, "Nats-Msg-Id"}  # one header line for every field
+    await nc.jetstream().publish(f"{env}.kalshi.raw.trade", b"old", headers={"received_at": "18", "conn": "c2"})
+    await nc.close()
+    consumer = await bus.subscribe(f"{env}.kalshi.raw.>")
+    got = []
+    while len(got) < 2:
+        got.extend(await consumer.next_batch(10, timeout=5))
+    assert [m.data for m in got] == [b"new", b"old"]
+    assert [m.headers for m in got] == [odd, {"received_at": "18", "conn": "c2"}]
+    await consumer.close()
+    await bus.close()

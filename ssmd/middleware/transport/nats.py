@@ -91,10 +91,24 @@ def _ns_rfc3339(ns: int) -> str:
     return rfc3339(ns)[:19] + f".{ns % 1_000_000_000:09d}Z"
 
 
+HEADERS = "Ssmd-Headers"
+"""The one NATS header carrying a message's own headers, as a JSON object of strings:
+nats-py parses header lines one by one in Python, and a raw frame has six."""
+_pack = msgspec.json.Encoder().encode
+_unpack = msgspec.json.Decoder(dict[str, str]).decode
+
+
 def _user_headers(msg: Msg) -> dict[str, str]:
-    if not msg.headers:
+    hdrs = msg.headers
+    if not hdrs:
         return {}
-    return {k: v for k, v in msg.headers.items() if not k.startswith("Nats-")}
+    packed = hdrs.get(HEADERS)
+    if packed is not None:
+        try:
+            return _unpack(packed)
+        except msgspec.DecodeError:
+            return {HEADERS: packed}  # not ours to read: kept as it came
+    return {k: v for k, v in hdrs.items() if not k.startswith("Nats-")}  # written one header per field
 
 
 class NatsMessage:
@@ -401,7 +415,7 @@ class NatsTransport:
                 raise TransportError(f"subject {subject!r} is outside the stream ({self.env}.>)", retryable=False)
             check_subject(subject)
             self._valid.add(subject)
-        hdrs = dict(headers) if headers else {}
+        hdrs = {HEADERS: _pack(headers).decode()} if headers else {}
         if msg_id is not None:
             hdrs["Nats-Msg-Id"] = msg_id
         return hdrs
