@@ -69,6 +69,7 @@ async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
             url, name=name, connect_timeout=max(1, int(timeout)), reconnect_time_wait=0.25,
             max_reconnect_attempts=3, error_cb=on_error, disconnected_cb=on_disconnect,
             reconnected_cb=on_reconnect, pending_size=64 * 1024 * 1024,
+            skip_subject_validation=True,  # every subject is checked once by check_subject / check_filter
         )
     except Exception as exc:
         raise TransportError(f"transport: cannot connect to {url}: {type(exc).__name__} {exc}".rstrip()) from None
