@@ -146,6 +146,38 @@ class TemporalServer(_Process):
                 "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
                 "--log-level", "error"]
 
+    def start(self) -> None:
+        super().start()
+        self._wait_healthy()
+
+    def _wait_healthy(self, timeout: float = 60.0) -> None:
+        """The port opens before the frontend serves ("Frontend is not healthy yet"): wait
+        until a client connects (in a thread of its own: a caller may be inside a loop)."""
+        import asyncio
+        import threading
+
+        from temporalio.client import Client
+
+        error: list[BaseException] = []
+
+        async def probe() -> None:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    await Client.connect(self.address)
+                    return
+                except Exception as exc:
+                    if time.monotonic() >= deadline or not self.running:
+                        error.append(exc)
+                        return
+                    await asyncio.sleep(0.1)
+
+        thread = threading.Thread(target=lambda: asyncio.run(probe()))
+        thread.start()
+        thread.join()
+        if error:
+            raise RuntimeError(f"temporal at {self.address} not healthy within {timeout} s: {error[0]}")
+
     @property
     def address(self) -> str:
         return f"{HOST}:{self.port}"

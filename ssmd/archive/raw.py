@@ -22,17 +22,7 @@ import msgspec
 import zstandard
 
 from ssmd.errors import DataError
-
-
-class RawLine(msgspec.Struct, gc=False):
-    received_at: int
-    conn: str
-    channel: str
-    type: str
-    sid: int | None
-    seq: int | None
-    frame: str
-
+from ssmd.rawline import RawLine
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _MAX_HEADER = 18
@@ -41,16 +31,6 @@ _RLE_BLOCK = 1
 """Block type whose content is one byte, whatever its size field says."""
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(RawLine)
-
-
-def line_from_message(subject: str, headers: dict[str, str], data: bytes, stored_ns: int) -> RawLine:
-    """The archive line of a raw frame published by the connector (headers per the
-    contract: received_at, conn, channel, type, sid, seq)."""
-    get = headers.get
-    received, sid, seq = get("received_at"), get("sid"), get("seq")
-    return RawLine(  # positional: the field order of RawLine
-        int(received) if received else stored_ns, get("conn", ""), get("channel") or subject.rsplit(".", 1)[-1],
-        get("type", ""), int(sid) if sid else None, int(seq) if seq else None, data.decode("utf-8", "replace"))
 
 
 def encode_lines(lines: list[RawLine]) -> bytes:

@@ -27,6 +27,7 @@ from ssmd.clock import Clock, SystemClock, rfc3339
 from ssmd.config.model import Environment
 from ssmd.errors import TransportError
 from ssmd.log import get_logger
+from ssmd.rawline import key_of
 from ssmd.records import RECORD_TYPES
 from ssmd.status import ComponentStatus, GapInfo
 from ssmd.subjects import decode_token, dlq_subject, raw_subject
@@ -226,7 +227,8 @@ class Archiver:
 
     async def _learn(self, consumer: str, msg: Any, dedup: Deduper) -> None:
         """Before judging a redelivery of day D, read what earlier runs wrote last for D."""
-        date = self._day(int(msg.headers.get("received_at") or msg.ts))
+        date = self._day(key_of(msg.headers, msg.data, msg.ts)[1] if consumer == "raw"
+                         else int(msg.headers.get("received_at") or msg.ts))
         if (consumer, date) not in self._learned and await recovery.learn(
                 self.env, self._storage, consumer, date, dedup, before_ns=self._started,
                 own_raw=frozenset(self._raw.created)):
@@ -243,7 +245,7 @@ class Archiver:
 
     @staticmethod
     def _raw_key(msg: Any) -> tuple[str, int]:
-        return (msg.headers.get("conn", ""), int(msg.headers.get("received_at") or msg.ts))
+        return key_of(msg.headers, msg.data, msg.ts)
 
     def _take(self, consumer: str, msgs: Sequence[Any], now: float) -> list[tuple[Any, str]]:
         """Buffer records (or gaps); returns the messages that cannot be decoded, with why."""

@@ -13,11 +13,12 @@ from ssmd import metrics
 from ssmd.archive import layout
 from ssmd.archive import manifest as mf
 from ssmd.archive.parquet import Batch
-from ssmd.archive.raw import RawFile, RawLine, line_from_message, torn_tail
+from ssmd.archive.raw import RawFile, torn_tail
 from ssmd.calendar import day_bounds
 from ssmd.config.model import Environment
 from ssmd.errors import NotFoundError
 from ssmd.log import get_logger
+from ssmd.rawline import RawLine, line_of
 
 if TYPE_CHECKING:
     from ssmd.middleware.storage.base import Storage
@@ -142,7 +143,7 @@ class RawSink:
         pending: list[RawLine] = []
         first: RawLine | None = None
         for msg in msgs:
-            line = line_from_message(msg.subject, msg.headers, msg.data, msg.ts)
+            line = line_of(msg.subject, msg.headers, msg.data, msg.ts)
             day_of = day(line.received_at)
             if day_of != date or line.channel != channel:  # runs of one file look it up once
                 date, channel = day_of, line.channel

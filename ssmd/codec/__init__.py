@@ -2,7 +2,8 @@
 
 ``encode(record) -> bytes`` and ``decode(type, bytes) -> record`` are exact inverses
 (``decode`` also takes the record itself, which the in-process bus carries, and
-``payload`` gives the bytes of either);
+``payload`` gives the bytes of either, or of a raw line, and ``wire`` a message's bytes and
+headers as they leave the process);
 ``fast_decoder(type)`` gives the generated decoder itself for hot loops and ``preload()``
 builds every codec up front. Modules:
 
@@ -11,12 +12,12 @@ builds every codec up front. Modules:
 * ``codegen``   — encoders and decoders generated from those layouts (pure).
 * ``reference`` — pycapnp, one field at a time: what the fast path is checked against.
 
-May import: ``ssmd.records``, ``ssmd.errors``, ``ssmd.resources`` (the schema files) and
+May import: ``ssmd.records``, ``ssmd.rawline``, ``ssmd.errors``, ``ssmd.resources`` (the schema files) and
 pycapnp; nothing that moves bytes (no middleware, no feature package).
 """
 
-from ssmd.codec.encoding import RECORD_CLASSES, decode, encode, fast_decoder, payload, preload
+from ssmd.codec.encoding import RECORD_CLASSES, decode, encode, fast_decoder, payload, preload, wire
 from ssmd.codec.reference import reference_decode, reference_encode
 
 __all__ = ["RECORD_CLASSES", "decode", "encode", "fast_decoder", "payload", "preload", "reference_decode",
-           "reference_encode"]
+           "reference_encode", "wire"]

@@ -32,6 +32,7 @@ from ssmd.codec.reference import (
     schema,
 )
 from ssmd.errors import DataError
+from ssmd.rawline import RawLine
 from ssmd.records import Lifecycle, OrderbookDelta, OrderbookSnapshot, Record, Ticker, Trade
 
 _COMMON = {"ts": "ts", "receivedAt": "received_at", "ticker": "ticker"}
@@ -116,11 +117,13 @@ RECORD_CLASSES = frozenset({Trade, Ticker, OrderbookSnapshot, OrderbookDelta, Li
 """The record types themselves: what a message carries when it never left the process."""
 
 
-def decode(record_type: str, data: bytes | Record) -> Record:
+def decode(record_type: str, data: bytes | Record | RawLine) -> Record:
     """The record of a message: ``data`` decoded, or, when the message never left the
     process (the memory bus carries the record itself), ``data`` unchanged."""
     if type(data) in RECORD_CLASSES:
         return data  # type: ignore[return-value]
+    if type(data) is RawLine:
+        raise DataError(f"{record_type}: a raw frame, not a record")
     return _decode_bytes(record_type, data)  # type: ignore[arg-type]
 
 
@@ -144,10 +147,22 @@ def _decode_bytes(record_type: str, data: bytes) -> Record:
         raise DataError(f"cannot decode {record_type} record ({len(data)} bytes): {_reason(exc)}") from exc
 
 
-def payload(data: bytes | Record) -> bytes:
-    """The bytes of a message's data: a record is encoded, bytes are themselves (what a
-    transport that crosses a process boundary sends)."""
-    return data if type(data) is bytes else encode(data)  # type: ignore[arg-type]
+def payload(data: bytes | Record | RawLine) -> bytes:
+    """The bytes of a message's data: a record is encoded, a raw line is its frame, bytes
+    are themselves (what a transport that crosses a process boundary sends)."""
+    if type(data) is bytes:
+        return data
+    if type(data) is RawLine:
+        return data.frame.encode()
+    return encode(data)  # type: ignore[arg-type]
+
+
+def wire(data: bytes | Record | RawLine, headers: dict[str, str] | None) -> tuple[bytes, dict[str, str] | None]:
+    """A message as it leaves the process: its bytes, and its headers, which for a raw line
+    are its facts (``RawLine.headers``) joined by any given."""
+    if type(data) is RawLine:
+        return data.frame.encode(), {**data.headers(), **headers} if headers else data.headers()
+    return payload(data), headers
 
 
 def fast_decoder(record_type: str) -> Callable[[bytes], Record] | None:

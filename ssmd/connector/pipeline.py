@@ -43,6 +43,7 @@ from ssmd.kalshi.normalize import Problem, normalize
 from ssmd.kalshi.seq import SeqResult
 from ssmd.log import get_logger
 from ssmd.middleware.transport.base import Payload, Transport
+from ssmd.rawline import RawLine
 from ssmd.records import RECORD_TYPES, Record
 from ssmd.retry import backoff
 from ssmd.subjects import dlq_subject, parse_record_subject, raw_subject, record_subject
@@ -72,7 +73,6 @@ class FramePipeline:
         self._raw_subjects: dict[str, str] = {}
         self._record_subjects: dict[str, dict[str, str]] = {t: {} for t in RECORD_TYPES}
         """Record subject by type, then ticker."""
-        self._sid_text: dict[int, str] = {}
         self._dlq = dlq_subject(env, "connector")
 
     async def process(self, batch: list[tuple[bytes, int]]) -> None:
@@ -94,7 +94,6 @@ class FramePipeline:
         received = stats.received
         records = stats.records
         sid_channel = session.sid_channel
-        sid_texts = self._sid_text
         conn = self.conn_id
         decode = classify.decode
         decode_error = classify.DecodeError
@@ -152,20 +151,9 @@ class FramePipeline:
                 received[type_name] = received.get(type_name, 0) + 1
                 outcome: list[Record] | Problem = normalize(msg, received_at) if normal else _NONE
                 stamp = str(received_at)
-                if sid is None:
-                    headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name}
-                    if seq is not None:
-                        headers["seq"] = str(seq)
-                else:
-                    sid_text = sid_texts.get(sid) or self._sid(sid)
-                    if seq is None:
-                        headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name,
-                                   "sid": sid_text}
-                    else:
-                        headers = {"received_at": stamp, "conn": conn, "channel": channel, "type": type_name,
-                                   "sid": sid_text, "seq": str(seq)}
+                line = RawLine(received_at, conn, channel, type_name, sid, seq, frame.decode("utf-8", "replace"))
                 msg_id = f"{conn}:{n}"
-                append((raw_subjects.get(channel) or self._raw_subject(channel), frame, headers, msg_id))
+                append((raw_subjects.get(channel) or self._raw_subject(channel), line, None, msg_id))
                 if type(outcome) is not list:
                     append(self._dead_letter(frame, stamp, msg_id, outcome))  # type: ignore[arg-type]
                     continue
@@ -242,10 +230,6 @@ class FramePipeline:
                 frames.append([])
             frames[-1].append(item)
         return frames
-
-    def _sid(self, sid: int) -> str:
-        text = self._sid_text[sid] = str(sid)
-        return text
 
     def _raw_subject(self, channel: str) -> str:
         subject = self._raw_subjects[channel] = raw_subject(self.env, self.feed, channel)

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ssmd import codec
 from ssmd.clock import Clock, SystemClock
-from ssmd.codec import payload
 from ssmd.config.model import Environment
 from ssmd.errors import SsmdError, TransportError
 from ssmd.log import get_logger
@@ -101,8 +101,7 @@ class ArchiverProcess:
                     return
                 raise
             pending.update([(m.seq, m) for m in batch])
-            writer.write(wire.encode(wire.Send([(m.seq, m.subject, payload(m.data), m.headers, m.ts, m.redelivered)
-                                                for m in batch])))
+            writer.write(wire.encode(wire.Send([_item(m) for m in batch])))
             await writer.drain()
 
     async def _receive(self, reader: asyncio.StreamReader) -> None:
@@ -147,3 +146,9 @@ async def _wait(proc: asyncio.subprocess.Process) -> int:
     except TimeoutError:
         proc.kill()
         return await proc.wait()
+
+
+def _item(m: Any) -> tuple[int, str, bytes, dict[str, str], int, bool]:
+    """A delivery as the pipe carries it: bytes, and a raw line's facts as headers."""
+    data, headers = codec.wire(m.data, m.headers)
+    return (m.seq, m.subject, data, headers or {}, m.ts, m.redelivered)

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from ssmd import codec
 from ssmd.config.model import (
     CacheConfig,
     Endpoints,
@@ -20,6 +21,7 @@ from ssmd.config.model import (
 from ssmd.connector import Connector, ConnectorSettings
 from ssmd.middleware.factory import Backends, open_backends
 from ssmd.middleware.transport.base import Message, StartPosition
+from ssmd.rawline import RawLine
 from ssmd.simulator import SimSettings, Simulator
 from ssmd.status import GapInfo
 from tests.waiting import until
@@ -69,7 +71,7 @@ class Harness:
         out: list[Message] = []
         try:
             while True:
-                out.append(await sub.next(timeout=0.05))
+                out.append(as_wire(await sub.next(timeout=0.05)))
         except TimeoutError:
             pass
         finally:
@@ -114,3 +116,17 @@ async def running(
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
             await backends.close()
+
+
+class WireView:
+    """A delivery as it would cross a process boundary: a raw line's frame bytes, and its
+    facts as headers (``codec.wire``), so tests read every transport the same way."""
+
+    def __init__(self, msg: Any) -> None:
+        self.subject, self.seq, self.ts, self.redelivered = msg.subject, msg.seq, msg.ts, msg.redelivered
+        self.data, headers = codec.wire(msg.data, msg.headers)
+        self.headers = headers or {}
+
+
+def as_wire(msg: Any) -> Any:
+    return WireView(msg) if type(msg.data) is RawLine else msg

@@ -15,6 +15,7 @@ from ssmd.connector.stats import Stats
 from ssmd.kalshi.subscriptions import Limits, Planner
 from ssmd.middleware.transport.base import StartPosition
 from ssmd.middleware.transport.memory import MemoryTransport, Publish
+from tests.connector.harness import as_wire
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "kalshi" / "frames.jsonl"
 
@@ -43,7 +44,7 @@ async def _stored(bus: MemoryTransport) -> list[tuple[str, bytes, dict[str, str]
     sub = await bus.subscribe("t.>", start=StartPosition.beginning())
     out = []
     for _ in range(bus.last_seq):
-        msg = await sub.next(timeout=1)
+        msg = as_wire(await sub.next(timeout=1))
         out.append((msg.subject, msg.data, msg.headers))
     await sub.close()
     return out

@@ -24,10 +24,12 @@ from typing import Any, Literal, Protocol, Self
 import msgspec
 
 from ssmd.errors import TransportError
+from ssmd.rawline import RawLine
 from ssmd.records import Record
 
-Payload = bytes | Record
-"""A message's data: bytes, or (``publish_many``) a normalized record."""
+Payload = bytes | Record | RawLine
+"""A message's data: bytes, or (``publish_many``) a normalized record or a raw line,
+which a transport leaving the process sends as bytes (and headers) with ``codec.wire``."""
 
 
 class StartPosition(msgspec.Struct, frozen=True):

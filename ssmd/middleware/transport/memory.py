@@ -27,6 +27,7 @@ from ssmd.middleware.transport.memory_readers import (
     _Waitable,
 )
 from ssmd.middleware.transport.subjects import Matcher, check_subject
+from ssmd.rawline import RawLine
 
 Publish = tuple[str, Payload, dict[str, str] | None, str | None]
 """(subject, data, headers, msg_id), as ``publish_many`` takes them: a record is stored as
@@ -39,7 +40,9 @@ _PURGED = ""
 
 
 def size_of(data: Payload) -> int:
-    return len(data) if type(data) is bytes else RECORD_BYTES
+    if type(data) is bytes:
+        return len(data)
+    return len(data.frame) if type(data) is RawLine else RECORD_BYTES
 
 
 class MemoryTransport:
@@ -163,7 +166,7 @@ class MemoryTransport:
                     seqs.append(seen)
                     continue
                 ids.append(msg_id)
-            if type(data) is not bytes and type(data) not in RECORD_CLASSES:
+            if type(data) is not bytes and type(data) is not RawLine and type(data) not in RECORD_CLASSES:
                 data = bytes(data)  # type: ignore[arg-type]  # a bytearray or memoryview
             stored = _Stored(next_seq, subject, data, headers or {}, now)
             store(stored)

@@ -25,7 +25,7 @@ from nats.js import api
 
 from ssmd import metrics
 from ssmd.clock import rfc3339
-from ssmd.codec import payload
+from ssmd.codec import wire
 from ssmd.config.model import JetStreamConfig
 from ssmd.errors import DataError, TransportError
 from ssmd.log import get_logger
@@ -79,11 +79,11 @@ async def connect(url: str, name: str, *, timeout: float = 5.0) -> Any:
     return nc
 
 
-def _encoded(subject: str, data: Payload) -> bytes:
-    """The wire bytes of a record handed to ``publish_many``; one that cannot be encoded is
-    refused for good (a retry would fail the same way), naming its subject."""
+def _encoded(subject: str, data: Payload, headers: dict[str, str] | None) -> tuple[bytes, dict[str, str] | None]:
+    """The wire bytes and headers of a record or raw line (``codec.wire``); a record that
+    cannot be encoded is refused for good (a retry would fail the same way), naming its subject."""
     try:
-        return payload(data)
+        return wire(data, headers)
     except DataError as exc:
         raise TransportError(f"{subject}: {exc}", retryable=False) from None
 
@@ -430,7 +430,7 @@ class NatsTransport:
         is stored once.
         """
         await self.connect()
-        items = [item if type(item[1]) is bytes else (item[0], _encoded(item[0], item[1]), *item[2:])
+        items = [item if type(item[1]) is bytes else (item[0], *_encoded(item[0], item[1], item[2]), item[3])
                  for item in items]
         acks = await self._acks_inbox()
         bid, batch = acks.open(len(items))
@@ -458,7 +458,8 @@ class NatsTransport:
 
     async def publish(self, subject: str, data: Payload, headers: dict[str, str] | None = None,
                       msg_id: str | None = None) -> int:
-        data = data if type(data) is bytes else _encoded(subject, data)
+        if type(data) is not bytes:
+            data, headers = _encoded(subject, data, headers)
         hdrs = self._headers(subject, headers, msg_id)
         deadline = time.monotonic() + self.publish_timeout
         waits = backoff(initial=0.05, maximum=1.0)
