@@ -31,6 +31,7 @@ from ssmd.connector.splitter import MORE, split
 from ssmd.connector.stats import Stats
 from ssmd.kalshi.subscriptions import Limits, Planner
 from ssmd.middleware.transport.memory import MemoryTransport, Publish
+from ssmd.rawline import line_of
 
 ROOT = Path(__file__).resolve().parent.parent
 BIG = 10 * 1024 * 1024
@@ -178,11 +179,12 @@ class CountingBus(MemoryTransport):
         """Frame id -> (type, sid) of the raw frames of the current batch."""
 
     async def publish_many(self, items: Sequence[Publish]) -> list[int]:
-        for subject, _data, given, frame_id in items:
+        for subject, data, given, frame_id in items:
             headers, msg_id = given or {}, frame_id or ""
             if subject.startswith("z.kalshi.raw."):
                 self.raw += 1
-                self.raw_types[msg_id] = (headers.get("type", ""), headers.get("sid", ""))
+                line = line_of(subject, headers, data, 0)  # type: ignore[arg-type]
+                self.raw_types[msg_id] = (line.type, "" if line.sid is None else str(line.sid))
             elif subject.startswith("z.dlq."):
                 self.dlq += 1
                 kind = headers.get("error_type", "")

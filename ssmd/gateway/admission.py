@@ -17,7 +17,7 @@ import msgspec
 from websockets.asyncio.server import ServerConnection
 
 from ssmd import metrics
-from ssmd.gateway.bucket import TokenBucket
+from ssmd.bucket import TokenBucket
 
 RETRY_AFTER_SECONDS = 1
 LINGER_SECONDS = 2.0
@@ -45,6 +45,7 @@ def connection_class(rate: float, burst: int) -> type[ServerConnection]:
 
     class AdmittingConnection(ServerConnection):
         refused_transport: Any = None
+        linger: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             if bucket.take(asyncio.get_running_loop().time()):
@@ -56,7 +57,7 @@ def connection_class(rate: float, burst: int) -> type[ServerConnection]:
             transport.write(response)
             if transport.can_write_eof():
                 transport.write_eof()  # the request may still arrive: read it, so no RST eats the reply
-            asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.abort)
+            self.linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.abort)
 
         def data_received(self, data: bytes) -> None:
             if self.refused_transport is None:
@@ -69,6 +70,8 @@ def connection_class(rate: float, burst: int) -> type[ServerConnection]:
         def connection_lost(self, exc: Exception | None) -> None:
             if self.refused_transport is None:
                 super().connection_lost(exc)
+            elif self.linger is not None:
+                self.linger.cancel()
 
         def pause_writing(self) -> None:
             if self.refused_transport is None:

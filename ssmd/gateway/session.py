@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from ssmd.gateway.bucket import TokenBucket
+from ssmd.bucket import TokenBucket
 from ssmd.gateway.buffer import ClientBuffer, Entry, Outcome
 from ssmd.gateway.protocol import DEFAULT_INTERVAL_MS, WILDCARD, Mode
 from ssmd.gateway.state import Update

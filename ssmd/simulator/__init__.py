@@ -2,7 +2,7 @@
 
 ``Simulator(SimSettings(...))`` is deterministic from its seed. Pure parts: ``universe``
 (listings), ``book`` and ``engine`` (market activity, lifecycle), ``frames`` (Kalshi JSON),
-``protocol`` (commands, sids, seqs), ``rest`` (REST answers, token bucket), ``tape`` (every
+``protocol`` (commands, sids, seqs), ``rest`` (REST answers), ``tape`` (every
 trade made, for REST and tests), ``history`` (the simulated past across the historical
 cutoff), ``candles`` and ``rest_data`` (trades, books, candles, history, exchange). Shell:
 ``simulator`` (the service), ``connection``, ``http`` (auth + REST on the same port),

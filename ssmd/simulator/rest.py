@@ -258,22 +258,3 @@ def route(u: Universe, books: Mapping[str, SimBook], path: str, q: Mapping[str, 
         s = u.series.get(parts[1])
         return (200, {"series": series_json(s)}) if s is not None else _missing("series")
     return _missing("endpoint")
-
-
-class TokenBucket:
-    """Kalshi-style token bucket: ``cost`` tokens per request, refilled continuously."""
-
-    def __init__(self, rate: float, capacity: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = capacity
-        self.at: float | None = None
-
-    def take(self, now: float, cost: float) -> bool:
-        if self.at is not None:
-            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= cost:
-            self.tokens -= cost
-            return True
-        return False

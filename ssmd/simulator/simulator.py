@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from ssmd.bucket import TokenBucket
 from ssmd.errors import ConfigError
 from ssmd.kalshi.auth import load_public_key
 from ssmd.log import get_logger
@@ -31,7 +32,6 @@ from ssmd.simulator.engine import Event, MarketEngine
 from ssmd.simulator.history import HistorySpec
 from ssmd.simulator.http import HttpSide
 from ssmd.simulator.protocol import Out
-from ssmd.simulator.rest import TokenBucket
 from ssmd.simulator.rest_data import ExchangeState, Venue
 from ssmd.simulator.settings import SimSettings
 from ssmd.status import ComponentStatus

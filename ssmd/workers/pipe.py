@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ssmd.codec import payload
+from ssmd import codec
 from ssmd.errors import TransportError
 from ssmd.middleware.transport.base import Iteration, Payload, StartPosition
 from ssmd.middleware.transport.subjects import Matcher
@@ -102,12 +102,14 @@ class PipeTransport:
 
     async def publish(self, subject: str, data: Payload, headers: dict[str, str] | None = None,
                       msg_id: str | None = None) -> int:
-        self.published.append((subject, payload(data), dict(headers or {})))
+        data, headers = codec.wire(data, headers)
+        self.published.append((subject, data, dict(headers or {})))
         return 0
 
     async def publish_many(self, items: Sequence[tuple[str, Payload, dict[str, str] | None, str | None]]) -> list[int]:
         for subject, data, headers, _ in items:
-            self.published.append((subject, payload(data), dict(headers or {})))
+            wired, headers = codec.wire(data, headers)
+            self.published.append((subject, wired, dict(headers or {})))
         return [0] * len(items)
 
     async def ack_many(self, messages: Sequence[Any]) -> None:

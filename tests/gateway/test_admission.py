@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from ssmd import metrics
-from ssmd.gateway.bucket import TokenBucket
+from ssmd.bucket import TokenBucket
 from tests.gateway.conftest import make_env, recv, recv_until, running
 from tests.gateway.records import A, trade
 

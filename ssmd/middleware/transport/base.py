@@ -63,8 +63,9 @@ class Message(Protocol):
     def subject(self) -> str: ...
     @property
     def data(self) -> Payload:
-        """The bytes published, or, on the memory bus, the record published as it is
-        (``ssmd.codec.decode`` reads both; ``ssmd.codec.payload`` gives the bytes)."""
+        """The bytes published, or, on the memory bus, the record or raw line published as
+        it is (``ssmd.codec.decode`` reads a record in both forms, ``ssmd.rawline.line_of`` a
+        raw line; ``ssmd.codec.wire`` gives the bytes and headers)."""
         ...
     @property
     def headers(self) -> dict[str, str]: ...
@@ -145,10 +146,11 @@ class Transport(Protocol):
         The header dicts are handed over: the caller never changes them afterwards, and
         one dict may serve several items.
 
-        ``data`` may be a record itself: a transport that crosses a process boundary sends
-        it Cap'n Proto encoded (``ssmd.codec.payload``); the memory bus hands the record to
-        its consumers as it is, saving an encode and a decode per consumer. Either way
-        consumers read it with ``ssmd.codec.decode``."""
+        ``data`` may be a record or a ``RawLine`` itself: a transport that crosses a process
+        boundary sends a record Cap'n Proto encoded and a raw line as its frame with its
+        facts as headers (``ssmd.codec.wire``); the memory bus hands either to its consumers
+        as it is, saving an encode and a decode per consumer. Either way consumers read a
+        record with ``ssmd.codec.decode`` and a raw line with ``ssmd.rawline.line_of``."""
         ...
 
     async def ack_many(self, messages: Sequence[Message]) -> None:

@@ -1,4 +1,7 @@
-"""A token bucket: ``rate`` tokens per second, at most ``burst`` saved (pure: time is passed in)."""
+"""A token bucket: ``rate`` tokens per second, at most ``burst`` saved (pure: time is passed in).
+
+The gateway's request and connection limits and the simulator's REST rate limit use it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ class TokenBucket:
         self.tokens = burst
         self.last: float | None = None
 
-    def take(self, now: float) -> bool:
+    def take(self, now: float, cost: float = 1.0) -> bool:
+        """Spend ``cost`` tokens if the bucket holds them."""
         if self.last is not None:
             self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
         self.last = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.tokens >= cost:
+            self.tokens -= cost
             return True
         return False
