@@ -212,3 +212,8 @@ def _validate_backends(env: Environment, source: str) -> None:
     for name, port in (("gateway.port", env.gateway.port), ("metrics.port", env.metrics.port)):
         if not 0 <= port <= 65535:
             raise ConfigError(source, name, f"port {port} out of range 0-65535")
+    if env.gateway.connect_rate < 0:
+        raise ConfigError(source, "gateway.connect_rate",
+                          f"{env.gateway.connect_rate:g} is negative (want new connections per second; 0 for no limit)")
+    if env.gateway.connect_burst < 1:
+        raise ConfigError(source, "gateway.connect_burst", f"{env.gateway.connect_burst} is below 1")

@@ -50,6 +50,8 @@ CASES = [
     ("cache:\n  type: local", "cache:\n  type: redis", "cache.url", "required when cache.type is redis"),
     ("transport:\n  type: memory", "transport:\n  type: nats", "transport.url", "required when transport.type is nats"),
     ("  port: 8765", "  port: 70000", "gateway.port", "out of range"),
+    ("  port: 8765", "  port: 8765\n  connect_rate: -5", "gateway.connect_rate", "-5 is negative"),
+    ("  port: 8765", "  port: 8765\n  connect_burst: 0", "gateway.connect_burst", "0 is below 1"),
     ("auto_roll: true", "auto_roll: sometimes", "schedule.auto_roll", "expected `bool`"),
 ]
 
