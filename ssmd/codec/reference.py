@@ -77,6 +77,20 @@ def _encode_trade(r: Trade) -> bytes:
     return bytes(m.to_bytes())
 
 
+def _set_optional(m: Any, r: Any, table: tuple[tuple[str, str, str], ...]) -> None:
+    """Set each optional field ``r`` has, and its presence flag."""
+    for attr, field, flag in table:
+        value = getattr(r, attr)
+        if value is not None:
+            setattr(m, field, value)
+            setattr(m, flag, True)
+
+
+def _optional_of(m: Any, table: tuple[tuple[str, str, str], ...]) -> dict[str, Any]:
+    """Each optional field of ``m``, None where its presence flag is unset."""
+    return {attr: (getattr(m, field) if getattr(m, flag) else None) for attr, field, flag in table}
+
+
 def _decode_trade(data: bytes) -> Trade:
     with schema("trade").Trade.from_bytes(data) as m:
         return Trade(
@@ -101,20 +115,13 @@ def _encode_ticker(r: Ticker) -> bytes:
     m.receivedAt = r.received_at
     m.ticker = r.ticker
     m.sid = r.sid
-    for attr, field, flag in TICKER_OPTIONAL:
-        value = getattr(r, attr)
-        if value is not None:
-            setattr(m, field, value)
-            setattr(m, flag, True)
+    _set_optional(m, r, TICKER_OPTIONAL)
     return bytes(m.to_bytes())
 
 
 def _decode_ticker(data: bytes) -> Ticker:
     with schema("ticker").Ticker.from_bytes(data) as m:
-        optional = {
-            attr: (getattr(m, field) if getattr(m, flag) else None)
-            for attr, field, flag in TICKER_OPTIONAL
-        }
+        optional = _optional_of(m, TICKER_OPTIONAL)
         return Ticker(ts=m.ts, received_at=m.receivedAt, ticker=m.ticker, sid=m.sid, **optional)
 
 
@@ -176,20 +183,13 @@ def _encode_lifecycle(r: Lifecycle) -> bytes:
     m.eventType = r.event_type
     m.sid = r.sid
     m.seq = r.seq
-    for attr, field, flag in LIFECYCLE_OPTIONAL:
-        value = getattr(r, attr)
-        if value is not None:
-            setattr(m, field, value)
-            setattr(m, flag, True)
+    _set_optional(m, r, LIFECYCLE_OPTIONAL)
     return bytes(m.to_bytes())
 
 
 def _decode_lifecycle(data: bytes) -> Lifecycle:
     with schema("lifecycle").Lifecycle.from_bytes(data) as m:
-        optional = {
-            attr: (getattr(m, field) if getattr(m, flag) else None)
-            for attr, field, flag in LIFECYCLE_OPTIONAL
-        }
+        optional = _optional_of(m, LIFECYCLE_OPTIONAL)
         return Lifecycle(
             ts=m.ts,
             received_at=m.receivedAt,
