@@ -1,9 +1,9 @@
 """The Cap'n Proto codec of normalized records (``ssmd.records``) on the transport.
 
 ``encode(record) -> bytes`` and ``decode(type, bytes) -> record`` are exact inverses
-(``decode`` also takes the record itself, which the in-process bus carries, and
-``payload`` gives the bytes of either, or of a raw line, and ``wire`` a message's bytes and
-headers as they leave the process);
+(``decode`` also takes the record itself, which the in-process bus carries, and ``wire``
+gives a message's bytes and headers as they leave the process: a record encoded, a raw
+line as its frame with its facts as headers);
 ``fast_decoder(type)`` gives the generated decoder itself for hot loops and ``preload()``
 builds every codec up front. Modules:
 
@@ -16,8 +16,8 @@ May import: ``ssmd.records``, ``ssmd.rawline``, ``ssmd.errors``, ``ssmd.resource
 pycapnp; nothing that moves bytes (no middleware, no feature package).
 """
 
-from ssmd.codec.encoding import RECORD_CLASSES, decode, encode, fast_decoder, payload, preload, wire
+from ssmd.codec.encoding import RECORD_CLASSES, decode, encode, fast_decoder, preload, wire
 from ssmd.codec.reference import reference_decode, reference_encode
 
-__all__ = ["RECORD_CLASSES", "decode", "encode", "fast_decoder", "payload", "preload", "reference_decode",
+__all__ = ["RECORD_CLASSES", "decode", "encode", "fast_decoder", "preload", "reference_decode",
            "reference_encode", "wire"]

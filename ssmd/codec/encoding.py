@@ -147,22 +147,15 @@ def _decode_bytes(record_type: str, data: bytes) -> Record:
         raise DataError(f"cannot decode {record_type} record ({len(data)} bytes): {_reason(exc)}") from exc
 
 
-def payload(data: bytes | Record | RawLine) -> bytes:
-    """The bytes of a message's data: a record is encoded, a raw line is its frame, bytes
-    are themselves (what a transport that crosses a process boundary sends)."""
-    if type(data) is bytes:
-        return data
-    if type(data) is RawLine:
-        return data.frame.encode()
-    return encode(data)  # type: ignore[arg-type]
-
-
 def wire(data: bytes | Record | RawLine, headers: dict[str, str] | None) -> tuple[bytes, dict[str, str] | None]:
-    """A message as it leaves the process: its bytes, and its headers, which for a raw line
-    are its facts (``RawLine.headers``) joined by any given."""
+    """A message as it leaves the process: its bytes (a record encoded, a raw line's frame,
+    bytes as they are) and its headers, which for a raw line are its facts
+    (``RawLine.headers``) joined by any given."""
+    if type(data) is bytes:
+        return data, headers
     if type(data) is RawLine:
         return data.frame.encode(), {**data.headers(), **headers} if headers else data.headers()
-    return payload(data), headers
+    return encode(data), headers  # type: ignore[arg-type]
 
 
 def fast_decoder(record_type: str) -> Callable[[bytes], Record] | None:
