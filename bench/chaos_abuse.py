@@ -5,11 +5,12 @@ core; the clients run in two child processes pinned to the other core, over loop
 abusers at idle priority (``SCHED_IDLE``). In production the attackers' own CPU is not on
 the gateway's machine; on this 2-core box, abusers that only burn CPU in their own process
 (never touching the gateway) moved the well-behaved p99 by +23 % to +82 % unpinned, and by
--7 % to +4 % pinned, so pinning is what lets the figure measure the gateway. Well-behaved clients (lean
-clients from ``bench_gateway``: the key in ``X-API-Key``, one market) time every trade
-(its ``trade_id`` is its publish time, ``time.monotonic_ns``). Phases alternate on the
-same connections: baseline (only them), then abuse (the abusers too), for several rounds;
-the figure is the median over rounds of each phase's p99.
+-7 % to +4 % pinned, so pinning is what lets the figure measure the gateway.
+
+Well-behaved clients (lean clients from ``bench_gateway``: the key in ``X-API-Key``, one
+market) time every trade (its ``trade_id`` is its publish time, ``time.monotonic_ns``).
+Phases alternate on the same connections: baseline (only them), then abuse (the abusers
+too), for several rounds; the figure is the median over rounds of each phase's p99.
 
 Abusers, each repeating its abuse every ``PAUSE`` seconds while the phase lasts:
 
