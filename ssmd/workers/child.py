@@ -55,7 +55,7 @@ async def serve(env: Environment, sock: socket.socket) -> None:
     async def receive() -> None:
         while (frame := await wire.read(reader)) is not None:
             if isinstance(frame, wire.Msgs):
-                transport.deliver(frame.items)
+                transport.deliver(frame.parts)
             elif isinstance(frame, wire.Stop):
                 break
         await archiver.stop()  # a stop, or the parent is gone: flush what is buffered

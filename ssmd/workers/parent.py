@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ssmd import codec
 from ssmd.clock import Clock, SystemClock
 from ssmd.config.model import Environment
 from ssmd.errors import SsmdError, TransportError
@@ -101,7 +100,7 @@ class ArchiverProcess:
                     return
                 raise
             pending.update([(m.seq, m) for m in batch])
-            writer.write(wire.encode(wire.Send([_item(m) for m in batch])))
+            writer.write(wire.encode(wire.Send(_parts(batch))))
             await writer.drain()
 
     async def _receive(self, reader: asyncio.StreamReader) -> None:
@@ -148,7 +147,12 @@ async def _wait(proc: asyncio.subprocess.Process) -> int:
         return await proc.wait()
 
 
-def _item(m: Any) -> tuple[int, str, bytes, dict[str, str], int, bool]:
-    """A delivery as the pipe carries it: bytes, and a raw line's facts as headers."""
-    data, headers = codec.wire(m.data, m.headers)
-    return (m.seq, m.subject, data, headers or {}, m.ts, m.redelivered)
+def _parts(batch: list[Any]) -> list[list[wire.Item]]:
+    """A batch as the pipe carries it: one list per kind of data (``wire.KINDS``), each
+    message's data as it is on the bus."""
+    parts: list[list[wire.Item]] = [[] for _ in wire.KINDS]
+    kind = wire.KIND
+    for m in batch:
+        data = m.data
+        parts[kind[type(data)]].append((m.seq, m.subject, m.headers, m.ts, m.redelivered, data))
+    return parts

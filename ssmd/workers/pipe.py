@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from ssmd import codec
@@ -18,6 +19,8 @@ from ssmd.errors import TransportError
 from ssmd.middleware.transport.base import Iteration, Payload, StartPosition
 from ssmd.middleware.transport.subjects import Matcher
 from ssmd.workers.wire import Delivery
+
+_seq = attrgetter("seq")
 
 
 class PipeSubscription(Iteration):
@@ -62,27 +65,35 @@ class PipeTransport:
         self.published: list[tuple[str, bytes, dict[str, str]]] = []
         self._route: dict[str, PipeSubscription | None] = {}
 
-    def deliver(self, msgs: list[Delivery]) -> None:
-        """Queue each message on its subscription (woken once per call, not per message)."""
+    def deliver(self, parts: Sequence[list[Delivery]]) -> None:
+        """Queue each message on its subscription, in stream order (woken once per call, not
+        per message). ``parts`` holds one list per kind of data, each in stream order; a
+        subscription that gets more than one kind gets them merged back by seq."""
         route, acks = self._route, self.acks
-        woken: set[PipeSubscription] = set()
-        last: str | None = None
-        sub: PipeSubscription | None = None
-        for msg in msgs:
-            msg.acks = acks
-            subject = msg.subject
-            if subject != last:
-                found = route.get(subject, False)
-                if found is False:
-                    found = route[subject] = next((s for s in self.subs if s.matcher(subject)), None)
-                sub, last = found, subject  # type: ignore[assignment]
-                if sub is not None:
-                    woken.add(sub)
-            if sub is None:
-                acks.append(msg.seq)  # nothing here wants it
-            else:
-                sub.queue.append(msg)
-        for sub in woken:
+        got: dict[PipeSubscription, list[Delivery]] = {}
+        kinds: dict[PipeSubscription, int] = {}
+        for kind, msgs in enumerate(parts):
+            last: str | None = None
+            into: list[Delivery] | None = None
+            for msg in msgs:
+                msg.acks = acks
+                subject = msg.subject
+                if subject != last:
+                    last = subject
+                    if subject not in route:
+                        route[subject] = next((s for s in self.subs if s.matcher(subject)), None)
+                    sub = route[subject]
+                    into = None if sub is None else got.setdefault(sub, [])
+                    if sub is not None and kinds.setdefault(sub, kind) != kind:
+                        kinds[sub] = -1  # more than one kind
+                if into is None:
+                    acks.append(msg.seq)  # nothing here wants it
+                else:
+                    into.append(msg)
+        for sub, msgs in got.items():
+            if kinds[sub] == -1:
+                msgs.sort(key=_seq)
+            sub.queue.extend(msgs)
             sub.wake()
 
     def take_acks(self) -> list[int]:

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ssmd.codec import RECORD_CLASSES
+from ssmd.rawline import RawLine
 from ssmd.status import ComponentStatus
 
-Item = tuple[int, str, bytes, dict[str, str], int, bool]
-"""(parent stream seq, subject, data, headers, stored-at ns, redelivered): what the parent
-sends of each bus message."""
+Item = tuple[int, str, dict[str, str], int, bool, Any]
+"""(parent stream seq, subject, headers, stored-at ns, redelivered, data): what the parent
+sends of each bus message. ``data`` goes as it is on the bus (bytes, a ``RawLine``, a
+record), encoded by msgpack, so the child gets the same object back without Cap'n Proto."""
 
 
 class Delivery(msgspec.Struct, array_like=True, gc=False):
     """One ``Item`` as the child receives it: decoded straight into the message the
-    archiver consumes (no tuple, no second object). ``acks`` is the transport's list that
+    archiver consumes (no tuple, no second object). Each kind of ``data`` has its subclass
+    (``DELIVERIES``), which adds the typed ``data`` and ``acks``: the transport's list that
     ``ack()`` appends the parent seq to (set on delivery)."""
 
     seq: int
     subject: str
-    data: bytes
     headers: dict[str, str]
     ts: int
     redelivered: bool
-    acks: list[int] | None = None
+    if TYPE_CHECKING:  # the fields of each kind's subclass
+        data: Any
+        acks: list[int] | None
 
     async def ack(self) -> None:
         if self.acks is not None:
@@ -35,16 +41,37 @@ class Delivery(msgspec.Struct, array_like=True, gc=False):
         return None
 
 
-class Msgs(msgspec.Struct, tag="m", array_like=True):
-    """Messages for the child, as it decodes them."""
+KINDS: tuple[type, ...] = (bytes, RawLine, *sorted(RECORD_CLASSES, key=lambda cls: cls.__name__))
+"""What a bus message's data can be; a batch goes as one list per kind, in this order (the
+same in every process: by name, not by a set's order)."""
+KIND: dict[type, int] = {kind: i for i, kind in enumerate(KINDS)}
 
-    items: list[Delivery]
+
+def _delivery(kind: type) -> type[Delivery]:
+    """The ``Delivery`` of messages whose data is a ``kind``."""
+    cls = msgspec.defstruct(f"{kind.__name__.capitalize()}Delivery", [("data", kind), ("acks", list[int] | None, None)],
+                            bases=(Delivery,), array_like=True, gc=False)
+    return cls  # type: ignore[return-value]
+
+
+DELIVERIES: tuple[type[Delivery], ...] = tuple(_delivery(kind) for kind in KINDS)
+
+
+if TYPE_CHECKING:
+    class Msgs(msgspec.Struct, tag="m", array_like=True):
+        """Messages for the child, as it decodes them: one list per kind (``KINDS``),
+        each in stream order."""
+
+        parts: tuple[list[Delivery], ...]
+else:  # the same, with each list typed by its kind, so msgpack decodes each ``data`` as it was
+    Msgs = msgspec.defstruct("Msgs", [("parts", tuple[tuple(list[d] for d in DELIVERIES)])], tag="m",
+                             array_like=True)
 
 
 class Send(msgspec.Struct, tag="m", array_like=True):
     """Messages for the child, as the parent encodes them (the same bytes as ``Msgs``)."""
 
-    items: list[Item]
+    parts: list[list[Item]]
 
 
 class Acks(msgspec.Struct, tag="a", array_like=True):
