@@ -35,7 +35,7 @@ async def serve(env: Environment, sock: socket.socket) -> None:
     # or journal, so memory ones stand in.
     backends = Backends(env, transport, make_storage(env), DegradingCache(MemoryCache()), MemoryJournal())
     archiver = Archiver(env, backends)
-    reader, writer = await asyncio.open_unix_connection(sock=sock)
+    reader, writer = await asyncio.open_unix_connection(sock=sock, limit=wire.READ_LIMIT)
 
     async def send() -> None:
         acks = transport.take_acks()

@@ -59,6 +59,8 @@ class ArchiverProcess:
         self._status = ComponentStatus(name=self.name, counters=dict(self._archived))  # starting
         env = self.env
         parent, child = socket.socketpair()
+        for end in (parent, child):
+            wire.size_buffers(end)
         try:
             self._proc = proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ssmd.workers.child", str(child.fileno()), stdin=asyncio.subprocess.PIPE,
@@ -69,7 +71,8 @@ class ArchiverProcess:
         assert proc.stdin is not None
         proc.stdin.write(msgspec.json.encode(env))
         proc.stdin.close()
-        reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent, limit=wire.READ_LIMIT)
+        self._writer.transport.set_write_buffer_limits(high=wire.WRITE_HIGH)
         sub = await self.backends.transport.subscribe(
             f"{env.name}.{env.feed}.>", durable=self.durable, ack_wait=self.ack_wait,
             max_ack_pending=max(100_000, 8 * env.archiver.flush_rows))
