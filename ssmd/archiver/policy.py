@@ -110,14 +110,19 @@ class Deduper:
         in order: (new, duplicates)."""
         new: list[Any] = []
         dups: list[Any] = []
-        for msg in msgs:
+        first, last, redelivered = self.first, self.last, self.redelivered
+        for msg in msgs:  # _seen and _add, inline: this runs for every message
             seq = msg.seq
             if seq:
-                if self._seen(seq):
+                if (0 < first <= seq <= last) or seq in redelivered:
                     dups.append(msg)
                     continue
-                self._add(seq, False)
+                if not first or seq < first:
+                    first = seq
+                if seq > last:
+                    last = seq
             new.append(msg)
+        self.first, self.last = first, last
         self.duplicates += len(dups)
         return new, dups
 

@@ -6,6 +6,7 @@ everything buffered for a retry. Nothing here reads the clock; times are passed 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -187,8 +188,8 @@ class RawSink:
                 if raw.keep_frames:  # storage that cannot append: the whole file again
                     content = raw.next_content(n)
                     await self.storage.put(path, content)
-                else:  # only the new frame, at the committed size
-                    content = raw.pending_frame(n)
+                else:  # only the new frame, at the committed size (zstd, in a thread, frees the GIL)
+                    content = await asyncio.to_thread(raw.pending_frame, n)
                     await self.storage.append(path, content, raw.committed_bytes)
                 raw.commit(n)
                 self.pending -= n
