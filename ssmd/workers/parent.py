@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import socket
 import sys
+from collections import Counter
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from ssmd.middleware.factory import Backends
 
 log = get_logger("archiver")
+_seq = attrgetter("seq")
 BATCH = 1024
 STOP_TIMEOUT = 60.0
 
@@ -102,7 +105,7 @@ class ArchiverProcess:
                 if self._stopping:
                     return
                 raise
-            pending.update([(m.seq, m) for m in batch])
+            pending.update(zip(map(_seq, batch), batch, strict=True))
             writer.write(wire.encode(wire.Send(_parts(batch))))
             await writer.drain()
 
@@ -113,10 +116,7 @@ class ArchiverProcess:
                 done = [m for seq in frame.seqs if (m := pending.pop(seq, None)) is not None]
                 if done:
                     await transport.ack_many(done)
-                    subjects: dict[str, int] = {}
-                    for m in done:
-                        subjects[m.subject] = subjects.get(m.subject, 0) + 1
-                    for subject, n in subjects.items():
+                    for subject, n in Counter(m.subject for m in done).items():
                         kind = subject.split(".", 3)[2]
                         archived[kind] = archived.get(kind, 0) + n
             elif isinstance(frame, wire.Status):
