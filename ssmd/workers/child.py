@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 import socket
 import sys
@@ -18,9 +19,12 @@ from ssmd.config.model import Environment
 from ssmd.log import configure, get_logger
 from ssmd.workers import wire
 from ssmd.workers.pipe import PipeTransport
+from ssmd.workers.relay import snapshot
 
 log = get_logger("archiver")
 _TICK = 0.05
+_METRICS_EVERY = 20
+"""Ticks between two metrics snapshots (one a second; Prometheus scrapes every 15 s or so)."""
 
 
 async def serve(env: Environment, sock: socket.socket) -> None:
@@ -37,7 +41,7 @@ async def serve(env: Environment, sock: socket.socket) -> None:
     archiver = Archiver(env, backends)
     reader, writer = await asyncio.open_unix_connection(sock=sock, limit=wire.READ_LIMIT)
 
-    async def send() -> None:
+    async def send(with_metrics: bool = False) -> None:
         acks = transport.take_acks()
         if acks:
             writer.write(wire.encode(wire.Acks(acks)))
@@ -45,12 +49,14 @@ async def serve(env: Environment, sock: socket.socket) -> None:
             subject, data, headers = transport.published.pop(0)
             writer.write(wire.encode(wire.Publish(subject, data, headers)))
         writer.write(wire.encode(wire.Status(archiver.status())))
+        if with_metrics:
+            writer.write(wire.encode(wire.Metrics(snapshot())))
         await writer.drain()
 
     async def report() -> None:
-        while True:
+        for tick in itertools.count(1):
             await asyncio.sleep(_TICK)
-            await send()
+            await send(with_metrics=tick % _METRICS_EVERY == 0)
 
     async def receive() -> None:
         while (frame := await wire.read(reader)) is not None:
@@ -68,7 +74,7 @@ async def serve(env: Environment, sock: socket.socket) -> None:
     finally:
         reporter.cancel()
         with contextlib.suppress(Exception):
-            await send()
+            await send(with_metrics=True)
             writer.close()
 
 

@@ -26,6 +26,7 @@ from ssmd.errors import SsmdError, TransportError
 from ssmd.log import get_logger
 from ssmd.status import ComponentStatus
 from ssmd.workers import wire
+from ssmd.workers.relay import Relay, relayed
 
 if TYPE_CHECKING:
     from ssmd.middleware.factory import Backends
@@ -55,8 +56,14 @@ class ArchiverProcess:
         self._writer: asyncio.StreamWriter | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._stopping = False
+        self._relay = Relay()
 
     async def run(self) -> None:
+        self._relay.restarted()
+        with relayed(self._relay):  # /metrics shows the child's archiver metrics meanwhile
+            await self._run_child()
+
+    async def _run_child(self) -> None:
         self._stopping = False
         self._pending.clear()  # what an earlier child held unacked comes again from the bus
         self._status = ComponentStatus(name=self.name, counters=dict(self._archived))  # starting
@@ -123,6 +130,8 @@ class ArchiverProcess:
                 details = {**frame.status.details, "pid": self.pid, "in_flight": len(pending),
                            "process_counters": frame.status.counters}
                 self._status = msgspec.structs.replace(frame.status, counters=dict(archived), details=details)
+            elif isinstance(frame, wire.Metrics):
+                self._relay.update(frame.text)
             elif isinstance(frame, wire.Publish):
                 await transport.publish(frame.subject, frame.data, headers=frame.headers)
 

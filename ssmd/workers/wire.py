@@ -91,11 +91,16 @@ class Status(msgspec.Struct, tag="t", array_like=True):
     status: ComponentStatus
 
 
+class Metrics(msgspec.Struct, tag="x", array_like=True):
+    text: str
+    """The child's metrics registry as Prometheus text (``relay.snapshot``)."""
+
+
 class Stop(msgspec.Struct, tag="s", array_like=True):
     pass
 
 
-Frame = Msgs | Acks | Publish | Status | Stop
+Frame = Msgs | Acks | Publish | Status | Metrics | Stop
 OutFrame = Frame | Send
 _HEADER = struct.Struct(">I")
 SOCKET_BUFFER = 4 << 20

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from ssmd import metrics
 from ssmd.catalog import open_catalog_async
 from ssmd.config.load import load_environment
 from ssmd.middleware.factory import open_backends
@@ -19,15 +22,16 @@ from ssmd.middleware.transport.base import StartPosition
 from ssmd.runtime.app import Runtime
 from ssmd.workers import ArchiverProcess
 from tests.cli.test_up import ENV_TEMPLATE, raw_lines, write_env
+from tests.servers import free_port
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
 
-def _env(tmp_path: Path) -> Any:
+def _env(tmp_path: Path, **sections: Any) -> Any:
     storage = {**ENV_TEMPLATE["storage"], "path": str(tmp_path / "data")}
     path = write_env(tmp_path, storage=storage, simulator={**ENV_TEMPLATE["simulator"], "rate": 400, "markets": 6},
-                     archiver={"flush_interval_seconds": 0.3})
+                     archiver={"flush_interval_seconds": 0.3}, **sections)
     return load_environment(str(path))
 
 
@@ -97,3 +101,46 @@ async def test_archiver_in_its_own_process_archives_exactly_what_was_published(t
 
 async def test_a_killed_archiver_process_is_restarted_and_loses_nothing(tmp_path: Path) -> None:
     await _run(tmp_path, kill=True)
+
+
+async def test_the_archiver_process_metrics_are_on_the_parents_metrics_endpoint(tmp_path: Path) -> None:
+    env = _env(tmp_path, metrics={"host": "127.0.0.1", "port": free_port()})
+    backends = await open_backends(env)
+    runtime = Runtime(env, backends, mode="up", control=False, workers=2)
+    await runtime.prepare()
+    assert runtime.metrics is not None
+    url = runtime.metrics.url
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop.wait()))
+    try:
+        await until(lambda: _counters(runtime, "archiver").get("trade", 0) > 50, 60, "trades archived by the child")
+        archived = _counters(runtime, "archiver")["trade"]
+        scraped: dict[str, Any] = {}
+
+        async def written() -> float:
+            text = await asyncio.to_thread(_scrape, url)
+            families = list(text_string_to_metric_families(text))
+            names = [f.name for f in families]
+            assert [n for n, k in Counter(names).items() if k > 1] == []  # each family once: a valid exposition
+            scraped.update({f.name: f for f in families})
+            return sum(s.value for s in scraped["ssmd_archiver_records_written"].samples
+                       if s.name.endswith("_total") and s.labels == {"type": "trade"})
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while await written() < archived:  # the child reports every second
+            assert asyncio.get_running_loop().time() < deadline, "the child's trade count never reached /metrics"
+            await asyncio.sleep(0.2)
+        assert "ssmd_archiver_lag_seconds" in scraped and "ssmd_archiver_flush_seconds" in scraped
+        assert any(s.value > 0 for s in scraped["ssmd_archiver_bytes_written"].samples if s.name.endswith("_total"))
+        assert "ssmd_connector_messages_received" in scraped  # the parent's own metrics stay
+    finally:
+        stop.set()
+        await task
+        await backends.close()
+    own = {f.name for f in metrics.REGISTRY.collect()}  # the parent's objects are back once the child is gone
+    assert {"ssmd_archiver_records_written", "ssmd_archiver_lag_seconds"} <= own
+
+
+def _scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
