@@ -49,6 +49,11 @@ CONNECTOR_MARKET_OVERFLOW = Counter(
     "ssmd_connector_market_overflow_total", "Markets that could not be placed on any connection.",
     ["feed"], registry=REGISTRY,
 )
+CONNECTOR_READ_PAUSES = Counter(
+    "ssmd_connector_read_pauses_total",
+    "Times a connection stopped reading the exchange because its publisher was behind (TCP then slows the "
+    "exchange; no frame is dropped).", ["feed"], registry=REGISTRY,
+)
 CONNECTOR_DLQ = Counter(
     "ssmd_connector_dead_letters_total", "Frames sent to the dead-letter subject.", ["feed"], registry=REGISTRY,
 )

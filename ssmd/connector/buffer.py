@@ -1,8 +1,12 @@
 """The bounded hand-off between a socket reader and its publisher.
 
 The reader never waits: ``push`` appends or, when full, refuses (the caller counts it).
-The publisher takes everything buffered at once (up to a batch), so one wake-up serves
-many frames.
+Before it comes to that, the buffer asks the reader to stop reading (``pause``, called once
+it holds ``high`` frames) and to read again (``resume``) once the publisher has taken it
+down to ``low``: in a burst the publisher cannot keep up with, the socket's kernel buffers
+fill and TCP slows the exchange down, instead of received frames being dropped here. The
+publisher takes everything buffered at once (up to a batch), so one wake-up serves many
+frames.
 """
 
 from __future__ import annotations
@@ -12,11 +16,24 @@ from collections import deque
 from collections.abc import Callable
 
 
-class FrameBuffer:
-    __slots__ = ("_closed", "_event", "_items", "capacity")
+def _nothing() -> None:
+    return None
 
-    def __init__(self, capacity: int) -> None:
+
+class FrameBuffer:
+    __slots__ = ("_closed", "_event", "_items", "capacity", "high", "low", "pause", "paused", "pauses", "resume")
+
+    def __init__(self, capacity: int, *, high: int | None = None, low: int | None = None,
+                 pause: Callable[[], None] = _nothing, resume: Callable[[], None] = _nothing) -> None:
         self.capacity = capacity
+        self.high = capacity if high is None else min(high, capacity)
+        self.low = self.high // 4 if low is None else min(low, self.high)
+        self.pause = pause
+        self.resume = resume
+        self.paused = False
+        """Whether the reader was asked to stop reading (and not yet to read again)."""
+        self.pauses = 0
+        """How many times it was."""
         self._items: deque[tuple[bytes, int]] = deque()
         self._event = asyncio.Event()
         self._closed = False
@@ -32,6 +49,7 @@ class FrameBuffer:
         items.append((frame, received_at))
         if not self._event.is_set():
             self._event.set()
+        self._check_high()
         return True
 
     def push_many(self, frames: list[bytes], now: Callable[[], int]) -> tuple[int, int]:
@@ -49,7 +67,14 @@ class FrameBuffer:
             t = now()
         if items and not self._event.is_set():
             self._event.set()
+        self._check_high()
         return t, dropped
+
+    def _check_high(self) -> None:
+        if not self.paused and len(self._items) >= self.high:
+            self.paused = True
+            self.pauses += 1
+            self.pause()
 
     def close(self) -> None:
         """No more frames will come; ``take`` returns what is left, then ``[]``."""
@@ -67,5 +92,9 @@ class FrameBuffer:
         if len(items) <= limit:
             batch = list(items)
             items.clear()
-            return batch
-        return [items.popleft() for _ in range(limit)]
+        else:
+            batch = [items.popleft() for _ in range(limit)]
+        if self.paused and len(items) <= self.low:
+            self.paused = False
+            self.resume()
+        return batch

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from ssmd.connector.service import Connector
 
 log = get_logger("connector")
+_PAUSE_LOG_EVERY = 10.0
+"""Seconds between two log lines about reading paused (each pause is counted)."""
 
 
 class Connection:
@@ -52,6 +54,10 @@ class Connection:
         """When the last frame of any kind (pings included) arrived: where an outage starts."""
         self.frames = 0
         self.dropped = 0
+        self.buffer: FrameBuffer | None = None
+        """The live connection's hand-off to its publisher (None between connections)."""
+        self.read_pauses = 0
+        """Times reading stopped because the publisher was behind, over every connection."""
         self.last_cause = ""
         self.live = asyncio.Event()
         """Set while connected with every planned subscription answered."""
@@ -123,7 +129,7 @@ class Connection:
         self._gauge.set(1)
         session = Session(self.index, owner.planner)
         pipeline = FramePipeline(owner.env.name, owner.feed, owner.transport, owner.stats, session, self.conn_id)
-        buffer = FrameBuffer(owner.settings.queue_size)
+        buffer = self.buffer = self._buffer_for(ws)
         self.session, self._ws = session, ws
         log.info("connected", connection=self.index, conn=self.conn_id, url=owner.url)
         session.start(now)
@@ -133,7 +139,7 @@ class Connection:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 tg.create_task(self._publish(buffer, pipeline, session))
-                helpers = [tg.create_task(self._watch(ws, session, pipeline)),
+                helpers = [tg.create_task(self._watch(ws, session, pipeline, buffer)),
                            tg.create_task(self._close_on_stop(ws))]
                 try:
                     cause = await self._read(ws, buffer)
@@ -146,9 +152,35 @@ class Connection:
             self.last_alive_ns = max(self.last_frame_ns or 0, owner.clock.now_ns() - int(idle * 1e9))
             self.live.clear()
             self._gauge.set(0)
-            self.session, self._ws, self._tg = None, None, None
+            self.session, self._ws, self._tg, self.buffer = None, None, None, None
         log.info("disconnected", connection=self.index, conn=self.conn_id, cause=cause, frames=pipeline.frames)
         return cause, session.ready
+
+    def _buffer_for(self, ws: TimedConnection) -> FrameBuffer:
+        """The hand-off of one connection: past ``pause_at`` frames it stops reading the
+        socket, so a publisher that falls behind slows the exchange down (TCP) instead of
+        frames being dropped; reading starts again once a quarter of that is left."""
+        settings, feed = self.owner.settings, self.owner.feed
+        pauses = metrics.CONNECTOR_READ_PAUSES.labels(feed)
+
+        logged = [-_PAUSE_LOG_EVERY]
+
+        def pause() -> None:
+            self.read_pauses += 1
+            pauses.inc()
+            ws.transport.pause_reading()
+            now = time.monotonic()
+            if now - logged[0] >= _PAUSE_LOG_EVERY:  # a long burst pauses often: one line per 10 s
+                logged[0] = now
+                log.warning("reading paused: the publisher is behind", connection=self.index, conn=self.conn_id,
+                            buffered=settings.pause_at, pauses=self.read_pauses)
+
+        def resume() -> None:
+            ws.last_frame = time.monotonic()  # silence while paused was ours, not the exchange's
+            if not ws.transport.is_closing():
+                ws.transport.resume_reading()
+
+        return FrameBuffer(settings.queue_size, high=settings.pause_at, pause=pause, resume=resume)
 
     async def _read(self, ws: TimedConnection, buffer: FrameBuffer) -> str:
         """Move every message into ``buffer`` as the connection delivers it (stamped one by
@@ -234,7 +266,8 @@ class Connection:
             except ConnectionClosed:
                 return
 
-    async def _watch(self, ws: TimedConnection, session: Session, pipeline: FramePipeline) -> None:
+    async def _watch(self, ws: TimedConnection, session: Session, pipeline: FramePipeline,
+                     buffer: FrameBuffer) -> None:
         settings = self.owner.settings
         stale_after = settings.stale_after
         policy = settings.freeze
@@ -244,7 +277,7 @@ class Connection:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            idle = now - ws.last_frame
+            idle = 0.0 if buffer.paused else now - ws.last_frame  # paused: we stopped reading
             if idle >= stale_after:
                 self._stale_cause = f"stale: no frame or ping for {idle:.1f} s"
                 log.warning("connection stale", connection=self.index, conn=self.conn_id, idle=round(idle, 3))
@@ -332,7 +365,9 @@ class Connection:
         return {
             "index": self.index, "state": self.state, "conn": self.conn_id, "attempts": self.attempts,
             "reconnects": self.reconnects, "connected_at": self.connected_at, "frames": self.frames,
-            "dropped": self.dropped, "last_cause": self.last_cause, "freezes": dict(self.freezes),
+            "dropped": self.dropped, "buffered": len(self.buffer) if self.buffer is not None else 0,
+            "reading_paused": bool(self.buffer and self.buffer.paused), "read_pauses": self.read_pauses,
+            "last_cause": self.last_cause, "freezes": dict(self.freezes),
             "freeze_limits": self.watch.limits(),
             "subscriptions": len(session.key_sid) if session else 0,
             "refused": list(session.refused) if session else [],

@@ -19,7 +19,12 @@ class ConnectorSettings:
     """Seconds allowed for TCP + TLS + the WebSocket upgrade."""
     queue_size: int = 100_000
     """Frames buffered between the socket reader and the publisher; beyond, frames are
-    dropped and counted (``queue_overflow``), and the seq check records the hole."""
+    dropped and counted (``queue_overflow``), and the seq check records the hole. Reading
+    pauses long before (``pause_at``), so this is a last resort."""
+    pause_at: int = 20_000
+    """Frames buffered at which the connection stops reading the socket until the publisher
+    has taken the buffer down to a quarter of this: the kernel's buffers fill and TCP slows
+    the exchange, so a burst the publisher cannot keep up with costs lag, not frames."""
     batch_size: int = 1024
     """Frames the publisher takes from the buffer at once."""
     max_connections: int = 10

@@ -1,4 +1,5 @@
-"""FrameBuffer: the reader's hand-off never waits; a full buffer refuses and says how many."""
+"""FrameBuffer: the reader's hand-off never waits; it asks the reader to pause before it
+fills, and a full buffer refuses and says how many."""
 
 from __future__ import annotations
 
@@ -31,5 +32,25 @@ def test_push_many_refuses_what_does_not_fit() -> None:
         full = FrameBuffer(1)
         full.push(b"x", 0)
         assert full.push_many([b"a"], lambda: 7) == (7, 1)
+
+    asyncio.run(run())
+
+
+def test_reading_pauses_at_high_and_resumes_once_taken_down_to_low() -> None:
+    async def run() -> None:
+        calls: list[str] = []
+        buffer = FrameBuffer(100, high=8, low=2, pause=lambda: calls.append("pause"),
+                             resume=lambda: calls.append("resume"))
+        clock = itertools.count()
+        buffer.push_many([b"f"] * 7, lambda: next(clock))
+        assert calls == [] and not buffer.paused
+        buffer.push_many([b"f"] * 3, lambda: next(clock))  # 10 >= 8: stop reading, keep what came
+        assert calls == ["pause"] and buffer.paused and len(buffer) == 10
+        buffer.push(b"f", 0)  # a chunk already read still goes in; no second pause
+        assert calls == ["pause"]
+        await buffer.take(5)  # 6 left: above low
+        assert calls == ["pause"]
+        await buffer.take(4)  # 2 left: read again
+        assert calls == ["pause", "resume"] and not buffer.paused and buffer.pauses == 1
 
     asyncio.run(run())

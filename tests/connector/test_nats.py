@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from ssmd.config.model import (
@@ -67,6 +68,43 @@ async def test_frames_reach_jetstream_in_order(nats_server: Any) -> None:
             assert [m.data for m in raw] == sent
             dead = await _stored(backends.transport, f"{name}.dlq.connector", 1)
             assert len(dead) == 1 and dead[0].headers["error_type"]
+        finally:
+            await connector.stop()
+            await asyncio.wait_for(task, 10)
+            await backends.close()
+
+
+async def test_a_burst_faster_than_jetstream_pauses_reading_and_loses_nothing(nats_server: Any) -> None:
+    """The publisher waits for JetStream's acks while the exchange keeps sending: past
+    ``pause_at`` buffered frames the connection stops reading (TCP holds the rest) instead
+    of dropping what its buffer cannot take."""
+    name = f"n{uuid.uuid4().hex[:8]}"
+    env = Environment(
+        name=name, feed="kalshi", schema="trade:v1",
+        transport=TransportConfig(type="nats", url=nats_server.url, jetstream=JetStreamConfig(stream=f"ssmd-{name}")),
+        storage=StorageConfig(type="memory"), cache=CacheConfig(type="memory"), journal=JournalConfig(type="memory"),
+        subscriptions=SubscriptionConfig(channels=["trade"]),
+    )
+    settings = replace(FAST, queue_size=2000, pause_at=200, stale_after=5.0)
+    async with Simulator(SimSettings(markets=4, rate=0, lifecycle_interval=0, ping_interval=0.1),
+                         record_frames=True) as sim:
+        backends = await open_backends(env)
+        await backends.transport.ensure_stream()
+        connector = Connector(env, backends, ws_url=sim.ws_url, settings=settings, markets=sim.trading_tickers())
+        task = asyncio.create_task(connector.run())
+        try:
+            await until(lambda: bool(connector.connections), what="a connection")
+            await asyncio.wait_for(connector.connections[0].live.wait(), 10)
+            await sim.pump(20_000)  # ten times what the buffer holds, at once
+            harness = Harness(sim, backends, connector)
+            await harness.settle()
+            sent = harness.sent_frames()
+            await until(lambda: connector.stats.published >= len(sent), timeout=60, what="everything published")
+            raw = await _stored(backends.transport, f"{name}.kalshi.raw.>", len(sent))
+            assert [m.data for m in raw] == sent  # every frame, in order, once
+            conn = connector.connections[0]
+            assert conn.dropped == 0 and "queue_overflow" not in connector.stats.errors
+            assert conn.read_pauses > 0 and conn.describe()["read_pauses"] == conn.read_pauses
         finally:
             await connector.stop()
             await asyncio.wait_for(task, 10)
