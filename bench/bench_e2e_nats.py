@@ -107,7 +107,7 @@ def run(quick: bool = False) -> list[Result]:
     binary = find_binary("nats-server")
     if binary is None:
         return []
-    n = 10_000 if quick else 30_000
+    n = 10_000 if quick else 100_000  # full: five times the connector's pause_at, so reading pauses
     with tempfile.TemporaryDirectory() as tmp:
         server = NatsServer(binary, Path(tmp))
         server.start()

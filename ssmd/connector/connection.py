@@ -162,7 +162,6 @@ class Connection:
         frames being dropped; reading starts again once a quarter of that is left."""
         settings, feed = self.owner.settings, self.owner.feed
         pauses = metrics.CONNECTOR_READ_PAUSES.labels(feed)
-
         logged = [-_PAUSE_LOG_EVERY]
 
         def pause() -> None:
@@ -366,7 +365,7 @@ class Connection:
             "index": self.index, "state": self.state, "conn": self.conn_id, "attempts": self.attempts,
             "reconnects": self.reconnects, "connected_at": self.connected_at, "frames": self.frames,
             "dropped": self.dropped, "buffered": len(self.buffer) if self.buffer is not None else 0,
-            "reading_paused": bool(self.buffer and self.buffer.paused), "read_pauses": self.read_pauses,
+            "reading_paused": self.buffer is not None and self.buffer.paused, "read_pauses": self.read_pauses,
             "last_cause": self.last_cause, "freezes": dict(self.freezes),
             "freeze_limits": self.watch.limits(),
             "subscriptions": len(session.key_sid) if session else 0,
