@@ -75,7 +75,9 @@ class Relay:
         return []  # the names are the parent's own, unregistered while this one serves them
 
     def collect(self) -> Iterable[Any]:
-        return list(self._families)
+        if self._families:
+            return list(self._families)
+        return [family for metric in OWNED for family in metric.collect()]  # no report yet: the idle ones
 
 
 @contextlib.contextmanager

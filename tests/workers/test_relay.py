@@ -42,6 +42,9 @@ def test_shared_families_get_the_childs_part_and_a_restart_counts_from_zero() ->
 def test_while_relayed_the_archiver_families_are_the_childs() -> None:
     relay = Relay()
     with relayed(relay):
+        metrics.ARCHIVER_LAG.set(0.0)
+        names = [f.name for f in metrics.REGISTRY.collect()]
+        assert names.count("ssmd_archiver_lag_seconds") == 1  # before the first report: served, idle
         relay.update(_child(0, 0, lag=7.25))
         assert _value("ssmd_archiver_lag_seconds") == 7.25
         assert [f.name for f in metrics.REGISTRY.collect()].count("ssmd_archiver_lag_seconds") == 1
