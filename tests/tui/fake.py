@@ -11,7 +11,9 @@ from tui.source import SourceDown
 T0 = 1_784_475_900_000_000_000
 
 
-def make_status(tick: int = 0) -> SystemStatus:
+def make_status(tick: int = 0, *, behind: bool = False) -> SystemStatus:
+    connection = ({"index": 0, "buffered": 20_000, "reading_paused": True, "read_pauses": 3} if behind
+                  else {"index": 0, "buffered": 4, "reading_paused": False, "read_pauses": 0})
     return SystemStatus(
         env="kalshi-local",
         ts=T0 + tick * 1_000_000_000,
@@ -20,7 +22,7 @@ def make_status(tick: int = 0) -> SystemStatus:
             ComponentStatus(name="connector", state="running", uptime_seconds=65 + tick, restarts=1,
                             counters={"trade": 100 + 40 * tick, "ticker": 500 + 200 * tick,
                                       "records.trade": 100 + 40 * tick, "published": 1200 + 480 * tick},
-                            lag_seconds=0.012),
+                            lag_seconds=0.012, details={"connections": [connection]}),
             ComponentStatus(name="archiver", state="running", uptime_seconds=65 + tick,
                             counters={"trade": 90 + 40 * tick, "raw": 600 + 240 * tick},
                             details={"bytes_written": 2_500_000, "last_flush": "2026-07-19T09:41:02.120Z",
@@ -47,6 +49,7 @@ class FakeSource:
     def __init__(self) -> None:
         self.tick = 0
         self.down = False
+        self.behind = False
         self.disconnected: list[str] = []
         self.ended = 0
         self.replayed: list[tuple[str, list[str], float]] = []
@@ -54,7 +57,7 @@ class FakeSource:
     async def status(self) -> SystemStatus:
         if self.down:
             raise SourceDown("cannot reach http://127.0.0.1:8766/status: connection refused")
-        return make_status(self.tick)
+        return make_status(self.tick, behind=self.behind)
 
     async def markets(self, query: str = "") -> list[dict[str, Any]]:
         rows = [

@@ -34,6 +34,16 @@ async def test_overview_shows_components_day_and_rising_rates() -> None:
         facts = text(app.query_one("#facts", Static))
         assert "reconnects 1" in facts and "gaps 1" in facts and "ws://127.0.0.1:8765" in facts
         assert "2.5 MB written  last flush 09:41:02  buffered 12" in facts
+        assert "buffered 4 frames" in facts and "PAUSED" not in facts and "read pauses" not in facts
+
+
+async def test_overview_says_when_the_connector_has_paused_reading_the_exchange() -> None:
+    source = FakeSource()
+    source.behind = True
+    app = make_app(source, poll=False)
+    async with app.run_test(size=(100, 24)):
+        facts = text(app.query_one("#facts", Static))
+        assert "buffered 20000 frames  READING PAUSED (publisher behind)  read pauses 3" in facts
 
 
 async def test_banner_when_process_goes_away_and_comes_back() -> None:

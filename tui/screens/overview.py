@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -100,6 +101,18 @@ def day_progress(day: DayInfo, now_ns: int, width: int = 12) -> str:
     return f"  [{'█' * filled}{'░' * (width - filled)}] {done:.0%}, ends {end} UTC"
 
 
+def _reading(connections: list[dict[str, Any]]) -> str:
+    """``  buffered 20000 frames  READING PAUSED (3 pauses)`` while the publisher is behind."""
+    buffered = sum(int(c.get("buffered", 0)) for c in connections)
+    pauses = sum(int(c.get("read_pauses", 0)) for c in connections)
+    text = f"  buffered {buffered} frames" if connections else ""
+    if any(c.get("reading_paused") for c in connections):
+        text += "  [b]READING PAUSED[/b] (publisher behind)"
+    if pauses:
+        text += f"  read pauses {pauses}"
+    return text
+
+
 def _facts(status: SystemStatus) -> str:
     by_name = {c.name: c for c in status.components}
     parts = []
@@ -107,7 +120,8 @@ def _facts(status: SystemStatus) -> str:
     if connector is not None:
         lag = "-" if connector.lag_seconds is None else f"{connector.lag_seconds:.3f}s"
         reconnects = connector.restarts
-        parts.append(f"connector lag {lag}  reconnects {reconnects}  errors {connector.errors}")
+        parts.append(f"connector lag {lag}  reconnects {reconnects}  errors {connector.errors}"
+                     + _reading(connector.details.get("connections") or []))
     parts.append(f"gaps {len(status.gaps)}" + (f" (last: {status.gaps[-1].channel} {status.gaps[-1].kind})"
                                                 if status.gaps else ""))
     archiver = by_name.get("archiver")
