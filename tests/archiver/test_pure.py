@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +18,7 @@ from ssmd.archive.raw import RawFile, RawLine, complete_length, compress, encode
 from ssmd.archiver.policy import Deduper, FlushPolicy, RetryGate
 from ssmd.config.model import ArchiverConfig, Environment
 from ssmd.errors import DataError
-from ssmd.records import OrderbookDelta, OrderbookSnapshot, Ticker, Trade
+from ssmd.records import Lifecycle, OrderbookDelta, OrderbookSnapshot, Ticker, Trade
 from ssmd.status import GapInfo
 
 T0 = 1_784_475_900_123_456_789
@@ -36,6 +40,46 @@ def test_trade_columns_keep_exact_decimals_through_parquet() -> None:
     assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
     assert table.column("ts").cast(pa.int64()).to_pylist() == [T0 // 1000, (T0 + 1) // 1000]
     assert table.column("is_block_trade").to_pylist() == [False, True]
+
+
+def _trades(n: int) -> list[Trade]:
+    """A burst of trades as the feed sends them: rising times and seqs, unique ids, 50 markets."""
+    return [Trade(ts=T0 + i * 7_919_000, received_at=T0 + i * 7_919_000 + 3_000_000 + i % 7 * 1000,
+                  ticker=f"KXBTCD-26JUL2317-T{118_000 + i * 37 % 50}.99", trade_id=f"{i * 2_654_435_761 % 2**32:08x}-{i}",
+                  price=1 + i * 7_001 % 9_999, size=100 + i * 13 % 5_000, side="yes" if i % 3 else "no", sid=1, seq=i + 1)
+            for i in range(n)]
+
+
+def test_part_files_delta_encode_times_and_seqs_and_keep_every_value(tmp_path: Path) -> None:
+    buf = ColumnBuffer("trade")
+    buf.extend(_trades(20_000))
+    table = buf.to_table()
+    data = encode_parquet(table)
+    back = pq.read_table(pa.BufferReader(data))
+    assert back.equals(table)
+    path = tmp_path / "part.parquet"
+    path.write_bytes(data)
+    assert duckdb.sql(f"select count(*), count(distinct trade_id), max(seq), sum(price) from '{path}'").fetchall() == [(
+        20_000, 20_000, 20_000, sum(Decimal(t.price) / 10_000 for t in _trades(20_000)))]
+    columns = {c.path_in_schema: c for c in (pq.ParquetFile(pa.BufferReader(data)).metadata.row_group(0).column(i)
+                                             for i in range(table.num_columns))}
+    for name in ("ts", "received_at", "ts_ns", "seq"):
+        assert "DELTA_BINARY_PACKED" in columns[name].encodings, name
+    assert "RLE_DICTIONARY" in columns["ticker"].encodings
+    assert "RLE_DICTIONARY" not in columns["trade_id"].encodings
+    defaults = pa.BufferOutputStream()
+    pq.write_table(table, defaults, compression="zstd")
+    assert len(data) < 0.8 * defaults.getvalue().size  # a third smaller than pyarrow's defaults on this burst
+
+
+def test_nullable_times_of_lifecycle_events_round_trip() -> None:
+    buf = ColumnBuffer("lifecycle")
+    buf.append(Lifecycle(ts=T0, received_at=T0, ticker="A", kind="market_lifecycle_v2", event_type="created", sid=1,
+                         seq=1, open_ts=T0 - 10**9, close_ts=None))
+    buf.append(Lifecycle(ts=T0 + 5, received_at=T0 + 9, ticker="A", kind="market_lifecycle_v2", event_type="settled",
+                         sid=1, seq=2, settled_ts=T0 + 4, result="yes", settlement_value=10_000))
+    table = buf.to_table()
+    assert pq.read_table(pa.BufferReader(encode_parquet(table))).equals(table)
 
 
 def test_ticker_columns_keep_nulls() -> None:
