@@ -59,18 +59,27 @@ _SECONDS: dict[int, str] = {}
 ``received_at`` usually fall in two different seconds, so one entry would thrash."""
 _SECONDS_MAX = 256
 _MILLIS = tuple(f"{i:03d}Z" for i in range(1000))
+_TEXTS: dict[int, str] = {}
+"""The whole text by millisecond since the epoch: the messages of a burst share a few."""
+_TEXTS_MAX = 4096
 
 
 def rfc3339(ns: int) -> str:
     """RFC 3339 UTC with millisecond precision and a ``Z`` suffix, truncated (never
     rounded) to the millisecond, from integer ns: exact for any time ``datetime`` holds."""
-    second, rest = divmod(ns, 1_000_000_000)
-    prefix = _SECONDS.get(second)
-    if prefix is None:
-        if len(_SECONDS) >= _SECONDS_MAX:
-            _SECONDS.clear()
-        prefix = _SECONDS[second] = (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.")
-    return prefix + _MILLIS[rest // 1_000_000]
+    ms = ns // 1_000_000
+    text = _TEXTS.get(ms)
+    if text is None:
+        if len(_TEXTS) >= _TEXTS_MAX:
+            _TEXTS.clear()
+        second, milli = divmod(ms, 1000)
+        prefix = _SECONDS.get(second)
+        if prefix is None:
+            if len(_SECONDS) >= _SECONDS_MAX:
+                _SECONDS.clear()
+            prefix = _SECONDS[second] = (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.")
+        text = _TEXTS[ms] = prefix + _MILLIS[milli]
+    return text
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:[.,](\d+))?([Zz]|[+-]\d{2}:?\d{2})?")
 
 

@@ -7,17 +7,22 @@ subscriber (see ``ssmd.gateway.wire``).
 
 from __future__ import annotations
 
+import struct
+
 _FIN_TEXT = 0x81
+_SHORT = tuple(bytes((_FIN_TEXT, n)) for n in range(126))
+_MEDIUM = struct.Struct(">BBH").pack
+_LONG = struct.Struct(">BBQ").pack
 
 
 def text_frame(payload: bytes) -> bytes:
     """One unfragmented, unmasked text frame holding ``payload`` (UTF-8)."""
     n = len(payload)
     if n < 126:
-        return bytes((_FIN_TEXT, n)) + payload
+        return _SHORT[n] + payload
     if n < 65536:
-        return bytes((_FIN_TEXT, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((_FIN_TEXT, 127)) + n.to_bytes(8, "big") + payload
+        return _MEDIUM(_FIN_TEXT, 126, n) + payload
+    return _LONG(_FIN_TEXT, 127, n) + payload
 
 
 def payload_of(frame: bytes) -> bytes:
