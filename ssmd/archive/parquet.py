@@ -34,7 +34,8 @@ def column_encodings(schema: pa.Schema) -> dict[str, Any]:
     """Writer options by column: timestamps and sequence numbers delta-encoded (small steps
     pack into a few bits), repeating values (tickers, sides, prices) dictionary-encoded, and
     no dictionary for columns whose values rarely repeat, where it is built only to be
-    dropped. A day of trades: a third smaller, written a third faster than the defaults."""
+    dropped. A burst of trades with UUID ids: a third smaller, written a third faster than
+    with pyarrow's defaults."""
     delta = [f.name for f in schema if pa.types.is_timestamp(f.type) or f.name in _SEQUENTIAL]
     plain = _UNIQUE.union(delta)
     return {"use_dictionary": [f.name for f in schema if f.name not in plain],

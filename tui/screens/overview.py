@@ -102,7 +102,8 @@ def day_progress(day: DayInfo, now_ns: int, width: int = 12) -> str:
 
 
 def _reading(connections: list[dict[str, Any]]) -> str:
-    """``  buffered 20000 frames  READING PAUSED (3 pauses)`` while the publisher is behind."""
+    """``  buffered 20000 frames  READING PAUSED (publisher behind)  read pauses 3``: the frames
+    between socket and bus, and whether (and how often) reading has paused for the bus."""
     buffered = sum(int(c.get("buffered", 0)) for c in connections)
     pauses = sum(int(c.get("read_pauses", 0)) for c in connections)
     text = f"  buffered {buffered} frames" if connections else ""
