@@ -45,8 +45,9 @@ def test_trade_columns_keep_exact_decimals_through_parquet() -> None:
 def _trades(n: int) -> list[Trade]:
     """A burst of trades as the feed sends them: rising times and seqs, unique ids, 50 markets."""
     return [Trade(ts=T0 + i * 7_919_000, received_at=T0 + i * 7_919_000 + 3_000_000 + i % 7 * 1000,
-                  ticker=f"KXBTCD-26JUL2317-T{118_000 + i * 37 % 50}.99", trade_id=f"{i * 2_654_435_761 % 2**32:08x}-{i}",
-                  price=1 + i * 7_001 % 9_999, size=100 + i * 13 % 5_000, side="yes" if i % 3 else "no", sid=1, seq=i + 1)
+                  ticker=f"KXBTCD-26JUL2317-T{118_000 + i * 37 % 50}.99",
+                  trade_id=f"{i * 2_654_435_761 % 2**32:08x}-{i}", price=1 + i * 7_001 % 9_999,
+                  size=100 + i * 13 % 5_000, side="yes" if i % 3 else "no", sid=1, seq=i + 1)
             for i in range(n)]
 
 
