@@ -93,12 +93,15 @@ class _LeanProtocol(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 return
+            opened = self.opened
             if b" 101 " not in bytes(buf[:end]).split(b"\r\n", 1)[0]:
-                self.opened.set_exception(RuntimeError(f"handshake refused: {bytes(buf[:80])!r}"))
+                if not opened.done():  # done: the caller gave up waiting (cancelled)
+                    opened.set_exception(RuntimeError(f"handshake refused: {bytes(buf[:80])!r}"))
                 return
             del buf[:end + 4]
             self.open = True
-            self.opened.set_result(None)
+            if not opened.done():
+                opened.set_result(None)
         lean = self.lean
         if lean is None:
             buf.clear()
