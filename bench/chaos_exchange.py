@@ -98,12 +98,12 @@ class Rig:
         await until(lambda: self.conn.reconnects >= reconnects and self.conn.live.is_set()
                     and not self.connector.gaps.open, timeout, "the reconnect")
 
-    def gave_up(self) -> None:
-        """The connector has just given up its connection (found it stale or frozen). What the
-        exchange writes into it from now on can never arrive: a link that heals before the
-        exchange has read the client's close still sends, as TCP lets it. Those frames are left
-        out of the ones the connector must process."""
-        for cid in self.sim.conns:
+    def gave_up(self, conns: list[str]) -> None:
+        """The connector has just given up these simulator connections (found them stale or
+        frozen). What the exchange writes into them from now on can never arrive: a link that
+        heals before the exchange has read the client's close still sends, as TCP lets it.
+        Those frames are left out of the ones the connector must process."""
+        for cid in conns:
             self.abandoned.setdefault(cid, self.sim.frames_sent(conn=cid))
 
     def receivable(self) -> int:
@@ -151,7 +151,7 @@ class Rig:
         self.sim.set_exchange_status(trading_active=False)
         processed = self.connector.stats.received
         await until(lambda: all(not c.buf for c in self.sim.conns.values())
-                    and sum(processed.values()) >= self.receivable(), 30, "every frame sent processed")
+                    and sum(processed.values()) >= self.receivable(), 30, "every frame that could arrive processed")
         await self._drained()
         got = list(self.trades)
         ids = {t.trade_id for t in got}
@@ -226,11 +226,12 @@ async def _outage(sim: Simulator) -> None:
 
 
 async def _stall(r: Rig) -> ChaosResult:
+    stalled = list(r.sim.conns)
     r.sim.stall(True)
     start = time.monotonic()
     await until(lambda: r.connector.gaps.is_open(("outage", 0)), 30, "the stale link")
     detected = time.monotonic() - start
-    r.gave_up()
+    r.gave_up(stalled)
     r.sim.stall(False)
     await r.recovered(1)
     await r.more_trades(40)
@@ -257,11 +258,12 @@ async def _freeze(policy: FreezePolicy, seconds: float) -> ChaosResult:
                                 and conn.watch.channels[ch].observations >= policy.min_observations
                                 for ch in ("trade", "ticker")), 60, "the channels' rhythm learnt")
         limits = conn.watch.limits()
+        frozen = list(r.sim.conns)
         r.sim.freeze(seconds)
         await until(lambda: bool(conn.freezes), seconds + policy.cap + 30, "the freeze detected")
         freeze = conn.last_freeze
         assert freeze is not None
-        r.gave_up()
+        r.gave_up(frozen)
         r.sim.end_freeze()
         await r.recovered(1)
         await r.more_trades(40)
